@@ -1,0 +1,108 @@
+#pragma once
+// The daemon's configuration: plain validated structs loaded from TOML (toml++ stays inside
+// src/config). See config/prod.toml for the documented template and docs/configuration.md.
+//
+// Relative paths in the file are resolved against the directory of the config file, so a config
+// works the same from any working directory.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <tradingd/core/market_types.hpp>
+#include <tradingd/core/scalar.hpp>
+
+namespace tradingd::config {
+
+struct daemon_config {
+    std::string log_level = "info";  ///< trace, debug, info, warn, error, critical, off
+    std::filesystem::path state_dir;      ///< required
+    std::filesystem::path decision_log;   ///< default: <state_dir>/decisions.jsonl
+    std::filesystem::path strategies_dir; ///< required; `strategy = "x"` means <dir>/x.lua
+};
+
+struct sim_feed_config {
+    std::uint64_t seed = 1;
+    /// Pace: 1 = real time, 60 = sixty times faster; 0 = as fast as possible
+    /// (`speed = "max"` in TOML, or a number > 0).
+    double speed = 1;
+    std::int32_t ticks_per_candle = 20;  ///< quotes per candle (>= 1)
+    std::int32_t warmup_candles = 0;     ///< history generated at start, not traded on
+    timestamp_ms start_time = 1704067200000;  ///< first candle's open time (2024-01-01T00:00Z)
+};
+
+struct feed_config {
+    std::string type = "sim";  ///< "sim" (more feed types come with later releases)
+    sim_feed_config sim;
+};
+
+/// Per-symbol parameters of the simulated feed's geometric Brownian motion.
+struct sim_symbol_config {
+    double start_price = 100;  ///< > 0
+    double drift = 0;          ///< annualised, e.g. 0.05
+    double volatility = 0.5;   ///< annualised, >= 0
+    double spread_bps = 2;     ///< bid/ask spread in basis points of the mid, >= 0
+};
+
+struct symbol_config {
+    std::string symbol;       ///< e.g. "BTCUSDT" (upper case letters and digits)
+    std::string strategy;     ///< strategy name, e.g. "sma_cross"
+    std::filesystem::path strategy_path;  ///< <strategies_dir>/<strategy>.lua
+    std::string interval = "1m";
+    std::int64_t interval_ms = 60'000;
+    std::size_t window = 500;  ///< closed candles kept (>= 1)
+    double quantity = 0;       ///< order quantity when the script gives none (> 0)
+    named_scalars params;      ///< [symbols.params] -> Lua `params`
+    sim_symbol_config sim;
+};
+
+struct paper_config {
+    double fee_bps = 10;       ///< taker fee, basis points of notional, >= 0
+    double slippage_bps = 0;   ///< adverse slippage on every fill, >= 0
+    double starting_cash = 10'000;
+};
+
+struct sandbox_config {
+    std::size_t memory_limit_mb = 64;
+    std::uint64_t instruction_budget = 1'000'000;
+    std::int64_t time_limit_ms = 250;
+    std::int32_t max_consecutive_failures = 5;  ///< then the strategy is suspended
+};
+
+struct engine_config {
+    std::size_t queue_capacity = 4096;  ///< events per runner queue (power of two not required)
+};
+
+struct daemon_settings {
+    std::filesystem::path source;  ///< the file it was loaded from
+    daemon_config daemon;
+    feed_config feed;
+    paper_config paper;
+    sandbox_config sandbox;
+    engine_config engine;
+    std::vector<symbol_config> symbols;  ///< at least one
+};
+
+/// Every problem found in a config file, one per line, each naming file, key and line:
+/// "config/sim.toml:12:1: symbols[0].interval: unsupported interval '7m' (expected one of ...)".
+class config_error : public std::runtime_error {
+public:
+    config_error(const std::string& what, std::vector<std::string> problems)
+        : std::runtime_error(what), problems_(std::move(problems)) {}
+    const std::vector<std::string>& problems() const noexcept { return problems_; }
+
+private:
+    std::vector<std::string> problems_;
+};
+
+/// Parses and validates a config file. Collects all problems (syntax error, unknown key, wrong
+/// type, missing required key, out-of-range value, duplicate symbol, missing strategy file) and
+/// throws one config_error listing them.
+daemon_settings load_config(const std::filesystem::path& path);
+/// Same, from text (for tests); `origin` names the file in messages and anchors relative paths.
+daemon_settings parse_config(std::string_view text, const std::filesystem::path& origin);
+
+}  // namespace tradingd::config

@@ -1,0 +1,125 @@
+#pragma once
+// lua_strategy: one strategy script in its own sandboxed Lua 5.4 VM.
+//
+// The sandbox (ARCHITECTURE.md, "The sandbox"; docs/lua-api.md): only base functions without
+// file/bytecode loading, `string` without `dump`, `table`, `math`, `utf8`, and os.time/clock/date.
+// No io, debug, package/require, dofile/loadfile, collectgarbage control. `load` is text-only and
+// bound to the script's environment. Each VM has a memory cap (counting lua_Alloc) and each call an
+// instruction budget and wall-clock limit (count hook installed before any script code runs;
+// once tripped it keeps firing so pcall cannot swallow it). Exceeding either fails that call only.
+//
+// Calls never throw and never allocate per call on the success path: the market, position and
+// `ind` tables are created once and refilled. The returned table is validated into an `action`;
+// any other form is an error naming script, function, field and expectation.
+//
+// Thread-safety: a lua_strategy must only be used by one thread at a time (its runner's).
+// Lifetime: the indicator_set and context in the binding must outlive the strategy.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <tradingd/core/market_types.hpp>
+#include <tradingd/core/result.hpp>
+#include <tradingd/core/scalar.hpp>
+#include <tradingd/indicators/indicator_set.hpp>
+#include <tradingd/strategy/action.hpp>
+#include <tradingd/strategy/context.hpp>
+#include <tradingd/strategy/position.hpp>
+
+namespace spdlog {
+class logger;
+}
+
+namespace tradingd::strategy::lua {
+
+struct sandbox_limits {
+    std::size_t memory_limit_bytes = std::size_t{64} << 20;  ///< per VM
+    std::uint64_t instruction_budget = 1'000'000;             ///< per call (and for load/on_init)
+    std::chrono::milliseconds time_limit{250};                ///< per call, wall clock
+    std::size_t max_script_bytes = std::size_t{1} << 20;      ///< larger files are refused
+};
+
+/// What the runner hands the script on each call (`market` in Lua).
+struct market_snapshot {
+    candle bar{};         ///< the candle just closed (or the forming one)
+    bool closed = true;   ///< market.closed
+    double bid = 0;
+    double ask = 0;
+};
+
+/// Everything a strategy is bound to for its lifetime.
+struct strategy_binding {
+    std::string symbol;    ///< market.symbol
+    std::string interval;  ///< market.interval, e.g. "1m"
+    indicators::indicator_set* indicators = nullptr;  ///< backs `ind`
+    context* ctx = nullptr;                           ///< backs `ctx`
+    named_scalars params;                             ///< the read-only `params` global
+    std::shared_ptr<spdlog::logger> logger;           ///< `log.*` and `print` go here
+};
+
+enum class failure_kind : std::uint8_t {
+    none,
+    runtime_error,     ///< the script raised (or called error())
+    budget_exceeded,   ///< instruction budget or time limit
+    memory_exceeded,   ///< the VM hit its memory cap
+    invalid_return,    ///< returned something that is not one of the contract's forms
+};
+const char* failure_name(failure_kind k) noexcept;
+
+struct strategy_stats {
+    std::uint64_t calls = 0;
+    std::uint64_t failures = 0;
+    std::uint64_t budget_aborts = 0;
+    std::uint64_t memory_aborts = 0;
+    std::size_t memory_used = 0;  ///< bytes currently allocated by the VM
+    std::size_t memory_peak = 0;
+};
+
+class lua_strategy {
+public:
+    /// Reads `path` (regular file, <= max_script_bytes), then as load_source. The script name used
+    /// in messages is the file name (e.g. "sma_cross.lua").
+    static result<std::unique_ptr<lua_strategy>> load_file(const std::filesystem::path& path,
+                                                           strategy_binding binding,
+                                                           const sandbox_limits& limits);
+    /// Compiles `source` (text only; binary chunks refused) in a fresh sandboxed VM, runs the
+    /// top-level chunk and the optional on_init() under the budget, and checks that
+    /// detect_opportunity, filter_commitment and manage_position are functions.
+    /// Errors read "<name>:<line>: <message>" or "<name>: missing required function '<f>'".
+    static result<std::unique_ptr<lua_strategy>> load_source(std::string_view name,
+                                                             std::string_view source,
+                                                             strategy_binding binding,
+                                                             const sandbox_limits& limits);
+    ~lua_strategy();
+    lua_strategy(const lua_strategy&) = delete;
+    lua_strategy& operator=(const lua_strategy&) = delete;
+
+    /// Idle: nil -> no_action; a table -> open_analysis (scalar fields merged into ctx).
+    result<action> detect_opportunity(const market_snapshot& m);
+    /// Analyzing: nil, cancel_analysis, enter_long / enter_short. Stops and targets are checked
+    /// against the price the entry would fill at (ask for long, bid for short).
+    result<action> filter_commitment(const market_snapshot& m);
+    /// InPosition: nil, exit, update_stop_loss, update_take_profit (checked against the current
+    /// bid for a long, ask for a short).
+    result<action> manage_position(const market_snapshot& m, const position& p);
+
+    /// Why the last call failed (none if it succeeded).
+    failure_kind last_failure() const noexcept { return last_failure_; }
+    const strategy_stats& stats() const noexcept;
+    const std::string& name() const noexcept { return name_; }
+
+    struct impl;
+
+private:
+    explicit lua_strategy(std::unique_ptr<impl> p);
+    std::unique_ptr<impl> impl_;
+    std::string name_;
+    failure_kind last_failure_ = failure_kind::none;
+};
+
+}  // namespace tradingd::strategy::lua

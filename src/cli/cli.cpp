@@ -1,0 +1,1 @@
+// Component library cli: sources are added alongside this file.

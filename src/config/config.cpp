@@ -1,0 +1,1 @@
+// Component library config: sources are added alongside this file.

@@ -1,0 +1,1 @@
+// Component library engine: sources are added alongside this file.

@@ -1,0 +1,1 @@
+// Component library exec: sources are added alongside this file.

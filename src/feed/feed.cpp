@@ -1,0 +1,1 @@
+// Component library feed: sources are added alongside this file.

@@ -1,0 +1,1 @@
+// Component library indicators: sources are added alongside this file.

@@ -1,0 +1,1 @@
+// Lua sandbox component: sources are added alongside this file.

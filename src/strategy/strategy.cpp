@@ -1,0 +1,1 @@
+// Component library strategy: sources are added alongside this file.
