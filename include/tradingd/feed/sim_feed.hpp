@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,7 +28,10 @@
 namespace tradingd::feed {
 
 class sim_generator {
-public:
+  public:
+    /// Throws std::invalid_argument for unusable parameters (ticks_per_candle < 1, negative
+    /// warm-up, interval_ms <= 0, start_price not finite and > 0, negative volatility, a spread
+    /// not in [0, 20000) bps).
     sim_generator(const config::sim_feed_config& feed, const config::symbol_config& symbol,
                   std::uint32_t symbol_index);
     /// The next event in this symbol's sequence.
@@ -35,46 +39,62 @@ public:
     /// Event time of the event next() will return.
     timestamp_ms peek_time() const noexcept;
 
-private:
-    // implementation-defined state (RNG, current mid, forming candle, tick index, ...)
+  private:
+    enum class stage : std::uint8_t { quote, update, closed };
+
+    market_event produce();  // computes the event that follows pending_
+    void tick();             // one GBM step: moves the mid, updates the quote and forming candle
+    void finish_candle() noexcept;
+    timestamp_ms tick_time(std::int32_t k) const noexcept;
+    market_event make_event(event_kind kind, timestamp_ms ts, bool warmup) const noexcept;
+
     std::mt19937_64 rng_;
     std::normal_distribution<double> normal_{0.0, 1.0};
-    config::sim_feed_config feed_;
-    config::sim_symbol_config params_;
     std::uint32_t symbol_index_;
+    std::int32_t ticks_per_candle_;
+    std::int32_t warmup_candles_;
     std::int64_t interval_ms_;
+    double half_spread_;  // fraction of the mid on each side
+    double step_drift_;   // (drift - vol^2/2) * dt
+    double step_vol_;     // vol * sqrt(dt)
     double mid_;
-    double step_drift_;
-    double step_vol_;
+    double bid_ = 0;
+    double ask_ = 0;
     candle forming_{};
-    std::int32_t tick_ = 0;           // ticks done in the forming candle
-    std::int32_t stage_ = 0;          // which event of the tick comes next
+    std::int32_t tick_ = 0;  // ticks done in the forming candle
+    stage stage_ = stage::quote;
     std::int64_t candles_done_ = 0;
-    double bid_ = 0, ask_ = 0;
+    market_event pending_{};  // what next() returns; computed one event ahead for peek_time
 };
 
 class sim_feed {
-public:
-    /// `sinks[i]` receives the events of `symbols[i]`.
+  public:
+    /// `sinks[i]` receives the events of `symbols[i]`; the sinks must outlive the feed. Throws
+    /// std::invalid_argument when the sizes differ, a sink is null, speed is not finite and >= 0,
+    /// or a symbol's parameters are unusable (see sim_generator).
     sim_feed(const config::sim_feed_config& feed, const std::vector<config::symbol_config>& symbols,
              std::vector<event_sink*> sinks);
     ~sim_feed();  ///< stops and joins
     sim_feed(const sim_feed&) = delete;
     sim_feed& operator=(const sim_feed&) = delete;
 
+    /// Starts the feed thread. Throws std::logic_error when called a second time.
     void start();
-    /// Asks the thread to stop and joins it. Idempotent.
+    /// Asks the thread to stop and joins it. Idempotent. A sink blocked in push() must be
+    /// closed (or drained) by its owner for the join to complete.
     void stop();
     /// Events delivered so far (all symbols).
     std::uint64_t events_sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
 
-private:
+  private:
     void run();
     config::sim_feed_config feed_;
+    std::vector<std::string> names_;  // symbol names, for logs
     std::vector<sim_generator> gens_;
     std::vector<event_sink*> sinks_;
     std::atomic<bool> stop_{false};
     std::atomic<std::uint64_t> sent_{0};
+    bool started_ = false;
     std::thread thread_;
 };
 

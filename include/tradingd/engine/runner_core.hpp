@@ -1,0 +1,121 @@
+#pragma once
+// runner_core: the deterministic decision step of one symbol.
+//
+// A function of (its state, one market_event) -> (new state, effects on the broker and decision
+// log). No threads, sockets or clocks: the same code serves the daemon, dry runs, tests and
+// benchmarks, so the same events always produce the same decisions.
+//
+//   closed candle -> window -> indicators -> auto-exit check -> the phase's Lua function ->
+//                    validated action -> state machine / broker
+//   quote or forming-candle update -> auto-exit check only
+//   warm-up candle -> window and indicators only
+//
+// A failed strategy call (Lua error, budget or memory breach, invalid return) is logged and
+// counted; after `max_consecutive_failures` failures in a row the strategy is suspended: no more
+// strategy calls and no new entries, while an open position stays protected by the auto-exit.
+// A script that failed to load leaves the runner in the same suspended state from the start.
+//
+// Thread-safety: must only be used by one thread (its runner's). Never throws from on_event().
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <tradingd/config/config.hpp>
+#include <tradingd/core/market_types.hpp>
+#include <tradingd/engine/decision_log.hpp>
+#include <tradingd/exec/paper_broker.hpp>
+#include <tradingd/indicators/indicator_set.hpp>
+#include <tradingd/market/market_data_window.hpp>
+#include <tradingd/strategy/lua/lua_strategy.hpp>
+#include <tradingd/strategy/state_machine.hpp>
+
+namespace spdlog {
+class logger;
+}
+
+namespace tradingd::engine {
+
+/// Counters and state for the shutdown summary (and, later, the status endpoint).
+struct runner_summary {
+    std::string symbol;
+    std::string script;  ///< script file name
+    const char* state = "Idle";
+    std::size_t trades = 0;
+    double realized_pnl = 0;  ///< net of fees
+    double fees = 0;
+    std::uint64_t events = 0;          ///< market events processed
+    std::uint64_t candles = 0;         ///< closed candles (excluding warm-up)
+    std::uint64_t strategy_calls = 0;
+    std::uint64_t strategy_errors = 0;
+    std::uint64_t auto_exits = 0;
+    bool suspended = false;
+    std::string suspension_reason;
+    std::optional<strategy::position> open_position;
+    double last_bid = 0;
+    double last_ask = 0;
+};
+
+class runner_core {
+public:
+    /// Loads the symbol's script. A load failure is not fatal: it is logged, recorded in the
+    /// decision log and the runner starts suspended (see load_error()).
+    runner_core(const config::symbol_config& symbol, const config::sandbox_config& sandbox,
+                const config::paper_config& paper, decision_sink& decisions,
+                std::shared_ptr<spdlog::logger> logger);
+    ~runner_core();
+    runner_core(const runner_core&) = delete;
+    runner_core& operator=(const runner_core&) = delete;
+
+    /// Processes one event. Never throws.
+    void on_event(const market_event& e) noexcept;
+
+    runner_summary summary() const;
+    const std::optional<std::string>& load_error() const noexcept { return load_error_; }
+    bool suspended() const noexcept { return suspended_; }
+    const strategy::state_machine& machine() const noexcept { return machine_; }
+    const exec::paper_broker& broker() const noexcept { return broker_; }
+    const market::market_data_window& window() const noexcept { return window_; }
+    const strategy::lua::lua_strategy* strategy() const noexcept { return strategy_.get(); }
+
+private:
+    void on_closed_candle(const market_event& e);
+    void on_price_update(const market_event& e);
+    void check_auto_exit(const market_event& e);
+    void call_strategy(const market_event& e);
+    void apply(const strategy::action& a, const market_event& e, const char* function);
+    void enter(const strategy::enter_position& a, const market_event& e);
+    void exit_position(const market_event& e, const std::string& reason, double trigger_price);
+    void on_failure(const market_event& e, const char* function, const std::string& message);
+    void suspend(timestamp_ms ts, const std::string& reason);
+    decision_record base_record(timestamp_ms ts, const char* event, double price) const;
+
+    config::symbol_config cfg_;
+    std::int32_t max_failures_;
+    decision_sink& decisions_;
+    std::shared_ptr<spdlog::logger> log_;
+    market::market_data_window window_;
+    indicators::indicator_set indicators_;
+    strategy::state_machine machine_;
+    exec::paper_broker broker_;
+    std::unique_ptr<strategy::lua::lua_strategy> strategy_;
+    std::optional<std::string> load_error_;
+    std::string script_name_;
+
+    quote last_quote_{};
+    bool suspended_ = false;
+    std::string suspension_reason_;
+    std::int32_t consecutive_failures_ = 0;
+    std::uint64_t events_ = 0;
+    std::uint64_t candles_ = 0;
+    std::uint64_t calls_ = 0;
+    std::uint64_t errors_ = 0;
+    std::uint64_t auto_exits_ = 0;
+};
+
+/// The sandbox limits a config's [sandbox] section describes.
+strategy::lua::sandbox_limits to_limits(const config::sandbox_config& s);
+
+}  // namespace tradingd::engine

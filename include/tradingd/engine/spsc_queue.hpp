@@ -1,0 +1,85 @@
+#pragma once
+// spsc_queue: a bounded single-producer / single-consumer queue with blocking hand-off.
+//
+// The producer (a feed thread) blocks while the queue is full, so no event is ever dropped (closed
+// candles must never be lost); the consumer (a runner thread) blocks while it is empty. Waiting uses
+// C++20 atomic wait/notify (a futex on Linux), not spinning: dev and CI machines have 2 shared
+// cores. close() wakes both sides; after it, push() returns false and pop() drains what is left,
+// then returns false.
+//
+// Thread-safety: exactly one producer thread and one consumer thread; close() from any thread.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+namespace tradingd::engine {
+
+template <class T>
+class spsc_queue {
+public:
+    explicit spsc_queue(std::size_t capacity) : slots_(capacity) {
+        if (capacity == 0) throw std::invalid_argument("spsc_queue: capacity must be >= 1");
+    }
+    spsc_queue(const spsc_queue&) = delete;
+    spsc_queue& operator=(const spsc_queue&) = delete;
+
+    /// Blocks while full. Returns false once the queue is closed (the item is not queued).
+    bool push(const T& item) {
+        const std::uint64_t head = head_.load(std::memory_order_relaxed) & ~closed_bit;
+        for (;;) {
+            const std::uint64_t tail = tail_.load(std::memory_order_acquire);
+            if (tail & closed_bit) return false;
+            if (head - tail < slots_.size()) break;
+            tail_.wait(tail, std::memory_order_acquire);  // woken by pop() or close()
+        }
+        slots_[head % slots_.size()] = item;
+        head_.fetch_add(1, std::memory_order_release);
+        head_.notify_one();
+        return true;
+    }
+
+    /// Blocks while empty and open. Returns nullopt when closed and drained.
+    std::optional<T> pop() {
+        const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~closed_bit;
+        for (;;) {
+            const std::uint64_t head = head_.load(std::memory_order_acquire);
+            if ((head & ~closed_bit) != tail) break;
+            if (head & closed_bit) return std::nullopt;
+            head_.wait(head, std::memory_order_acquire);  // woken by push() or close()
+        }
+        T item = slots_[tail % slots_.size()];
+        tail_.fetch_add(1, std::memory_order_release);
+        tail_.notify_one();
+        return item;
+    }
+
+    /// Closes both ends. The closed flag is a bit inside the head and tail words themselves, so
+    /// setting it changes the value a blocked waiter is waiting on and wakes it reliably.
+    void close() noexcept {
+        head_.fetch_or(closed_bit, std::memory_order_acq_rel);
+        tail_.fetch_or(closed_bit, std::memory_order_acq_rel);
+        head_.notify_all();
+        tail_.notify_all();
+    }
+
+    bool closed() const noexcept { return (head_.load(std::memory_order_acquire) & closed_bit) != 0; }
+    std::size_t capacity() const noexcept { return slots_.size(); }
+    /// Number of queued items (approximate while the other side is active).
+    std::size_t size() const noexcept {
+        const std::uint64_t tail = tail_.load(std::memory_order_acquire) & ~closed_bit;
+        const std::uint64_t head = head_.load(std::memory_order_acquire) & ~closed_bit;
+        return static_cast<std::size_t>(head - tail);
+    }
+
+private:
+    static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
+    std::vector<T> slots_;
+    alignas(64) std::atomic<std::uint64_t> head_{0};  // next write position (producer)
+    alignas(64) std::atomic<std::uint64_t> tail_{0};  // next read position (consumer)
+};
+
+}  // namespace tradingd::engine

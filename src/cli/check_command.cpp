@@ -1,0 +1,58 @@
+// `tradingd check --config FILE`: every problem in the config and its scripts, then exit 0 or 1.
+#include <iostream>
+#include <tradingd/cli/commands.hpp>
+#include <tradingd/config/config.hpp>
+#include <tradingd/engine/runner_core.hpp>
+#include <tradingd/indicators/indicator_set.hpp>
+#include <tradingd/market/market_data_window.hpp>
+#include <tradingd/strategy/context.hpp>
+#include <tradingd/strategy/lua/lua_strategy.hpp>
+
+namespace tradingd::cli {
+namespace {
+
+/// Loads one script the way a runner would (same sandbox limits, params); returns its error.
+std::optional<std::string> try_load(const config::daemon_settings& s,
+                                    const config::symbol_config& sym) {
+    market::market_data_window window(sym.window);
+    indicators::indicator_set ind(window);
+    strategy::context ctx;
+    strategy::lua::strategy_binding b;
+    b.symbol = sym.symbol;
+    b.interval = sym.interval;
+    b.indicators = &ind;
+    b.ctx = &ctx;
+    b.params = sym.params;
+    auto r = strategy::lua::lua_strategy::load_file(sym.strategy_path, std::move(b),
+                                                    engine::to_limits(s.sandbox));
+    if (r) return std::nullopt;
+    return r.error_message();
+}
+
+}  // namespace
+
+int check_config(const std::filesystem::path& config_path) {
+    config::daemon_settings settings;
+    try {
+        settings = config::load_config(config_path);
+    } catch (const config::config_error& e) {
+        std::cout << "FAILED: " << config_path.string() << ": " << e.problems().size()
+                  << " problem(s):\n";
+        for (const auto& p : e.problems()) std::cout << "  " << p << "\n";
+        return 1;
+    }
+    std::size_t failures = 0;
+    for (const auto& sym : settings.symbols) {
+        if (auto err = try_load(settings, sym)) {
+            if (failures++ == 0) std::cout << "FAILED: " << config_path.string() << ":\n";
+            std::cout << "  " << sym.symbol << ": " << sym.strategy_path.string() << ": " << *err
+                      << "\n";
+        }
+    }
+    if (failures > 0) return 1;
+    std::cout << "OK: " << config_path.string() << ": " << settings.symbols.size()
+              << " symbol(s), every strategy script loads\n";
+    return 0;
+}
+
+}  // namespace tradingd::cli

@@ -1,1 +1,0 @@
-// Component library cli: sources are added alongside this file.

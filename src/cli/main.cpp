@@ -1,0 +1,62 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <tradingd/cli/commands.hpp>
+
+#ifndef TRADINGD_VERSION
+#define TRADINGD_VERSION "unknown"
+#endif
+
+namespace tradingd::cli {
+
+int main(int argc, char** argv) {
+    CLI::App app{"tradingd: a live trading daemon with sandboxed Lua 5.4 strategies", "tradingd"};
+    app.set_version_flag("--version", std::string("tradingd ") + TRADINGD_VERSION);
+    app.require_subcommand(0, 1);
+
+    std::string config_path;
+    std::string duration_text;
+    app.add_option("-c,--config", config_path, "Run the daemon with this TOML config file");
+    app.add_option("-d,--duration", duration_text,
+                   "Stop after this long (e.g. 30s, 5m, 2h; default: until SIGINT/SIGTERM)");
+
+    auto* check = app.add_subcommand("check", "Validate a config and load every strategy script");
+    std::string check_config_path;
+    check->add_option("-c,--config", check_config_path, "Config file to check")->required();
+
+    auto* ind = app.add_subcommand(
+        "indicators", "Print the engine's indicator values for a kline file (CSV or JSON rows)");
+    std::string data_path;
+    std::string spec =
+        "sma(20),ema(20),rsi(14),macd(12,26,9),bollinger(20,2),atr(14),highest(20),lowest(20),"
+        "stddev(20)";
+    ind->add_option("--data", data_path, "Binance kline CSV or JSON array of [t,o,h,l,c,v] rows")
+        ->required();
+    ind->add_option("--spec", spec, "Comma-separated indicators, e.g. \"sma(20),rsi(14)\"")
+        ->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+
+    if (*check) return check_config(check_config_path);
+    if (*ind) return print_indicators(data_path, spec);
+    if (config_path.empty()) {
+        std::cerr << "tradingd: --config FILE is required (see tradingd --help)\n";
+        return 2;
+    }
+    std::optional<std::chrono::milliseconds> duration;
+    if (!duration_text.empty()) {
+        duration = parse_duration(duration_text);
+        if (!duration) {
+            std::cerr << "tradingd: --duration: cannot parse '" << duration_text
+                      << "' (expected e.g. 30s, 500ms, 5m, 2h)\n";
+            return 2;
+        }
+    }
+    return run_daemon(config_path, duration);
+}
+
+}  // namespace tradingd::cli

@@ -1,0 +1,132 @@
+// `tradingd --config FILE`: wiring of config -> runners -> feed, signal handling, summary.
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <tradingd/cli/commands.hpp>
+#include <tradingd/config/config.hpp>
+#include <tradingd/engine/decision_log.hpp>
+#include <tradingd/engine/symbol_runner.hpp>
+#include <tradingd/feed/sim_feed.hpp>
+#include <vector>
+
+namespace tradingd::cli {
+namespace {
+
+void setup_logging(const std::string& level) {
+    auto logger = spdlog::stderr_color_mt("tradingd");
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(level));
+}
+
+/// Waits for SIGINT/SIGTERM (blocked in every thread, see run_daemon) or the deadline.
+/// Returns the signal number, or 0 when the duration elapsed.
+int wait_for_stop(const sigset_t& signals, std::optional<std::chrono::milliseconds> duration) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          duration.value_or(std::chrono::milliseconds::zero());
+    for (;;) {
+        siginfo_t info{};
+        if (!duration) {
+            const int sig = sigwaitinfo(&signals, &info);
+            if (sig > 0) return sig;
+            continue;  // EINTR
+        }
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds::zero()) return 0;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        timespec ts{static_cast<std::time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+        const int sig = sigtimedwait(&signals, &info, &ts);
+        if (sig > 0) return sig;
+        if (errno != EAGAIN && errno != EINTR) return 0;
+    }
+}
+
+void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners) {
+    std::printf("\n%-10s %-24s %-10s %6s %14s %10s %8s %7s  %s\n", "symbol", "script", "state",
+                "trades", "realised_pnl", "fees", "calls", "errors", "status");
+    for (auto& r : runners) {
+        const engine::runner_summary s = r->core().summary();
+        std::string status = s.suspended ? "SUSPENDED: " + s.suspension_reason : "ok";
+        if (s.open_position) {
+            status += " (open " + std::string(strategy::side_name(s.open_position->direction)) +
+                      " " + std::to_string(s.open_position->quantity) + " @ " +
+                      std::to_string(s.open_position->entry_price) + ")";
+        }
+        std::printf("%-10s %-24s %-10s %6zu %14.4f %10.4f %8llu %7llu  %s\n", s.symbol.c_str(),
+                    s.script.c_str(), s.state, s.trades, s.realized_pnl, s.fees,
+                    static_cast<unsigned long long>(s.strategy_calls),
+                    static_cast<unsigned long long>(s.strategy_errors), status.c_str());
+        spdlog::info("summary {}: state={} trades={} realised_pnl={:.4f} fees={:.4f} calls={} "
+                     "errors={} auto_exits={} {}",
+                     s.symbol, s.state, s.trades, s.realized_pnl, s.fees, s.strategy_calls,
+                     s.strategy_errors, s.auto_exits, status);
+    }
+    std::fflush(stdout);
+}
+
+}  // namespace
+
+int run_daemon(const std::filesystem::path& config_path,
+               std::optional<std::chrono::milliseconds> duration) {
+    // Block the stop signals before any thread exists so every thread inherits the mask and only
+    // the main thread receives them, synchronously, in wait_for_stop.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    config::daemon_settings settings;
+    try {
+        settings = config::load_config(config_path);
+    } catch (const config::config_error& e) {
+        std::cerr << "tradingd: invalid configuration:\n" << e.what() << "\n";
+        return 2;
+    }
+    setup_logging(settings.daemon.log_level);
+
+    std::unique_ptr<engine::decision_log_file> decisions;
+    try {
+        std::filesystem::create_directories(settings.daemon.state_dir);
+        decisions = std::make_unique<engine::decision_log_file>(settings.daemon.decision_log);
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot prepare state directory '{}': {}",
+                         settings.daemon.state_dir.string(), e.what());
+        return 1;
+    }
+
+    std::vector<std::unique_ptr<engine::symbol_runner>> runners;
+    std::vector<event_sink*> sinks;
+    for (const auto& sym : settings.symbols) {
+        auto logger = spdlog::default_logger()->clone(sym.symbol);
+        auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
+                                                          *decisions, std::move(logger));
+        runners.push_back(
+            std::make_unique<engine::symbol_runner>(std::move(core), settings.engine.queue_capacity));
+        sinks.push_back(runners.back().get());
+    }
+    feed::sim_feed feed(settings.feed.sim, settings.symbols, sinks);
+    for (auto& r : runners) r->start();
+    feed.start();
+    spdlog::info("tradingd {} running: {} symbols, simulated feed (seed {}, speed {}), paper broker, "
+                 "decision log {}",
+                 config_path.string(), runners.size(), settings.feed.sim.seed,
+                 settings.feed.sim.speed > 0 ? std::to_string(settings.feed.sim.speed) : "max",
+                 settings.daemon.decision_log.string());
+
+    const int sig = wait_for_stop(signals, duration);
+    spdlog::info("stopping ({})", sig == 0 ? "duration elapsed" : strsignal(sig));
+    feed.stop();
+    for (auto& r : runners) r->stop();
+    print_summary(runners);
+    spdlog::info("stopped cleanly");
+    return 0;
+}
+
+}  // namespace tradingd::cli

@@ -1,1 +1,0 @@
-// Component library engine: sources are added alongside this file.

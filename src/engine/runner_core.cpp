@@ -1,0 +1,331 @@
+#include <tradingd/engine/runner_core.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <utility>
+
+namespace tradingd::engine {
+
+namespace lua = strategy::lua;
+using strategy::phase;
+
+strategy::lua::sandbox_limits to_limits(const config::sandbox_config& s) {
+    lua::sandbox_limits l;
+    l.memory_limit_bytes = s.memory_limit_mb << 20;
+    l.instruction_budget = s.instruction_budget;
+    l.time_limit = std::chrono::milliseconds(s.time_limit_ms);
+    return l;
+}
+
+namespace {
+
+exec::paper_broker_config broker_config(const config::paper_config& p) {
+    exec::paper_broker_config c;
+    c.fee_bps = p.fee_bps;
+    c.slippage_bps = p.slippage_bps;
+    c.starting_cash = p.starting_cash;
+    return c;
+}
+
+const char* function_for(phase p) noexcept {
+    switch (p) {
+        case phase::idle: return "detect_opportunity";
+        case phase::analyzing: return "filter_commitment";
+        case phase::in_position: return "manage_position";
+    }
+    return "";
+}
+
+// Writes a record to the decision log and mirrors it to the runner's spdlog logger.
+void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
+    sink.write(r);
+    if (!r.message.empty()) {
+        log.warn("{} [{}] {}", r.event, r.state, r.message);
+    } else if (r.to_state != nullptr) {
+        log.info("transition {} -> {}: {} @ {}", r.state, r.to_state, r.reason, r.price);
+    } else {
+        log.info("{} [{}] {}{}{} {} @ {}", r.event, r.state, r.function, *r.function ? " -> " : "",
+                 r.action, r.reason, r.price);
+    }
+}
+
+}  // namespace
+
+runner_core::runner_core(const config::symbol_config& symbol, const config::sandbox_config& sandbox,
+                         const config::paper_config& paper, decision_sink& decisions,
+                         std::shared_ptr<spdlog::logger> logger)
+    : cfg_(symbol),
+      max_failures_(sandbox.max_consecutive_failures),
+      decisions_(decisions),
+      log_(logger ? std::move(logger) : spdlog::default_logger()),
+      window_(symbol.window),
+      indicators_(window_),
+      broker_(broker_config(paper)),
+      script_name_(symbol.strategy_path.filename().string()) {
+    lua::strategy_binding binding;
+    binding.symbol = cfg_.symbol;
+    binding.interval = cfg_.interval;
+    binding.indicators = &indicators_;
+    binding.ctx = &machine_.ctx();
+    binding.params = cfg_.params;
+    binding.logger = log_;
+    auto loaded = lua::lua_strategy::load_file(cfg_.strategy_path, std::move(binding),
+                                               to_limits(sandbox));
+    if (loaded) {
+        strategy_ = std::move(loaded).value();
+        log_->info("loaded strategy {}", script_name_);
+        return;
+    }
+    load_error_ = loaded.error_message();
+    suspended_ = true;
+    suspension_reason_ = "script failed to load: " + *load_error_;
+    log_->error("strategy {} failed to load: {}; symbol {} runs without a strategy (suspended)",
+                script_name_, *load_error_, cfg_.symbol);
+    decision_record r = base_record(0, "load_error", 0);
+    r.message = *load_error_;
+    decisions_.write(r);
+}
+
+runner_core::~runner_core() = default;
+
+void runner_core::on_event(const market_event& e) noexcept {
+    ++events_;
+    if (e.bid > 0 && e.ask > 0) last_quote_ = quote{e.bid, e.ask, e.ts};
+    try {
+        switch (e.kind) {
+            case event_kind::candle_closed:
+                if (e.warmup) {
+                    window_.push_closed(e.bar);
+                    indicators_.on_closed(e.bar);
+                } else {
+                    on_closed_candle(e);
+                }
+                break;
+            case event_kind::candle_update:
+                window_.set_forming(e.bar);
+                check_auto_exit(e);
+                break;
+            case event_kind::quote:
+                check_auto_exit(e);
+                break;
+        }
+    } catch (const std::exception& ex) {
+        // Only allocation failures can get here (the strategy and broker report by value).
+        log_->critical("{}: event at {} not fully processed: {}", cfg_.symbol, e.ts, ex.what());
+    }
+}
+
+void runner_core::on_closed_candle(const market_event& e) {
+    window_.push_closed(e.bar);
+    indicators_.on_closed(e.bar);
+    machine_.on_bar_closed();
+    ++candles_;
+    check_auto_exit(e);
+    if (!suspended_ && strategy_) call_strategy(e);
+}
+
+void runner_core::check_auto_exit(const market_event& e) {
+    const auto& pos = machine_.current_position();
+    if (!pos || e.bid <= 0 || e.ask <= 0) return;
+    const auto hit = strategy::check_auto_exit(*pos, e.bid, e.ask);
+    if (!hit) return;
+    ++auto_exits_;
+    decision_record r = base_record(e.ts, "auto_exit", hit->price);
+    r.reason = strategy::exit_trigger_name(hit->trigger);
+    r.stop_loss = pos->stop_loss;
+    r.take_profit = pos->take_profit;
+    note(decisions_, *log_, r);
+    exit_position(e, strategy::exit_trigger_name(hit->trigger), hit->price);
+}
+
+void runner_core::call_strategy(const market_event& e) {
+    const phase p = machine_.current();
+    const lua::market_snapshot m{e.bar, true, e.bid, e.ask};
+    ++calls_;
+    result<strategy::action> r = p == phase::idle        ? strategy_->detect_opportunity(m)
+                                 : p == phase::analyzing ? strategy_->filter_commitment(m)
+                                                         : strategy_->manage_position(
+                                                               m, *machine_.current_position());
+    if (!r) {
+        on_failure(e, function_for(p), r.error_message());
+        return;
+    }
+    consecutive_failures_ = 0;
+    const strategy::action& a = r.value();
+    if (std::holds_alternative<strategy::no_action>(a)) return;
+    decision_record rec = base_record(e.ts, "call", e.bar.close);
+    rec.function = function_for(p);
+    rec.action = strategy::action_name(a);
+    rec.reason = strategy::action_reason(a);
+    if (const auto* en = std::get_if<strategy::enter_position>(&a)) {
+        rec.quantity = en->quantity.value_or(cfg_.quantity);
+        rec.stop_loss = en->stop_loss;
+        rec.take_profit = en->take_profit;
+    }
+    note(decisions_, *log_, rec);
+    apply(a, e, rec.function);
+}
+
+void runner_core::apply(const strategy::action& a, const market_event& e, const char* function) {
+    const auto transition = [&](phase from, const std::string& reason) {
+        decision_record r = base_record(e.ts, "transition", e.bar.close);
+        r.state = strategy::phase_name(from);
+        r.to_state = strategy::phase_name(machine_.current());
+        r.reason = reason;
+        note(decisions_, *log_, r);
+    };
+    const phase before = machine_.current();
+    bool legal = true;
+    if (const auto* o = std::get_if<strategy::open_analysis>(&a)) {
+        const std::string reason = o->reason.empty() ? "opportunity" : o->reason;
+        legal = machine_.begin_analysis(e.ts, reason);
+        if (legal) transition(before, reason);
+    } else if (const auto* c = std::get_if<strategy::cancel_analysis>(&a)) {
+        const std::string reason = c->reason.empty() ? "analysis cancelled" : c->reason;
+        legal = machine_.cancel_analysis(e.ts, reason);
+        if (legal) transition(before, reason);
+    } else if (const auto* en = std::get_if<strategy::enter_position>(&a)) {
+        enter(*en, e);
+    } else if (const auto* x = std::get_if<strategy::exit_position>(&a)) {
+        const double price = machine_.current_position() &&
+                                     machine_.current_position()->direction ==
+                                         strategy::side::long_side
+                                 ? e.bid
+                                 : e.ask;
+        exit_position(e, x->reason.empty() ? "strategy exit" : x->reason, price);
+    } else if (const auto* s = std::get_if<strategy::update_stop_loss>(&a)) {
+        legal = machine_.set_stop_loss(s->price);
+    } else if (const auto* t = std::get_if<strategy::update_take_profit>(&a)) {
+        legal = machine_.set_take_profit(t->price);
+    }
+    if (!legal) {
+        // The Lua layer only accepts actions valid for the phase it was called in; getting here
+        // means the engine and the contract disagree.
+        log_->error("{}: action {} from {} is not valid in state {}; ignored", cfg_.symbol,
+                    strategy::action_name(a), function, strategy::phase_name(before));
+    }
+}
+
+void runner_core::enter(const strategy::enter_position& a, const market_event& e) {
+    const double qty = a.quantity.value_or(cfg_.quantity);
+    const bool is_long = a.direction == strategy::side::long_side;
+    auto f = broker_.market_order(is_long ? exec::order_side::buy : exec::order_side::sell, qty,
+                                  last_quote_);
+    if (!f) {
+        decision_record r = base_record(e.ts, "error", e.bar.close);
+        r.message = f.error_message();
+        note(decisions_, *log_, r);
+        return;
+    }
+    strategy::position p;
+    p.direction = a.direction;
+    p.quantity = f.value().quantity;
+    p.entry_price = f.value().price;
+    p.stop_loss = a.stop_loss;
+    p.take_profit = a.take_profit;
+    p.entry_fee = f.value().fee;
+    p.opened_at = e.ts;
+    const std::string reason = a.reason.empty() ? "entry" : a.reason;
+    machine_.open_position(p, e.ts, reason);
+
+    decision_record r = base_record(e.ts, "fill", p.entry_price);
+    r.side = exec::order_side_name(f.value().side);
+    r.quantity = p.quantity;
+    r.fee = p.entry_fee;
+    r.stop_loss = p.stop_loss;
+    r.take_profit = p.take_profit;
+    r.reason = reason;
+    note(decisions_, *log_, r);
+    decision_record t = base_record(e.ts, "transition", p.entry_price);
+    t.state = strategy::phase_name(phase::analyzing);
+    t.to_state = strategy::phase_name(phase::in_position);
+    t.reason = reason;
+    note(decisions_, *log_, t);
+}
+
+void runner_core::exit_position(const market_event& e, const std::string& reason,
+                                double trigger_price) {
+    const auto& pos = machine_.current_position();
+    if (!pos) return;
+    const bool is_long = pos->direction == strategy::side::long_side;
+    auto f = broker_.market_order(is_long ? exec::order_side::sell : exec::order_side::buy,
+                                  pos->quantity, last_quote_);
+    if (!f) {
+        decision_record r = base_record(e.ts, "error", trigger_price);
+        r.message = f.error_message();
+        note(decisions_, *log_, r);
+        return;
+    }
+    const auto trade = machine_.close_position(f.value().price, f.value().fee, e.ts, reason);
+    decision_record r = base_record(e.ts, "fill", f.value().price);
+    r.side = exec::order_side_name(f.value().side);
+    r.quantity = f.value().quantity;
+    r.fee = f.value().fee;
+    r.reason = reason;
+    if (trade) r.pnl = trade->net_pnl;
+    note(decisions_, *log_, r);
+    decision_record t = base_record(e.ts, "transition", f.value().price);
+    t.state = strategy::phase_name(phase::in_position);
+    t.to_state = strategy::phase_name(phase::idle);
+    t.reason = reason;
+    note(decisions_, *log_, t);
+}
+
+void runner_core::on_failure(const market_event& e, const char* function,
+                             const std::string& message) {
+    ++errors_;
+    ++consecutive_failures_;
+    decision_record r = base_record(e.ts, "error", e.bar.close);
+    r.function = function;
+    r.message = message;
+    note(decisions_, *log_, r);
+    if (consecutive_failures_ >= max_failures_) {
+        suspend(e.ts, std::to_string(consecutive_failures_) +
+                          " consecutive strategy failures; last: " + message);
+    }
+}
+
+void runner_core::suspend(timestamp_ms ts, const std::string& reason) {
+    suspended_ = true;
+    suspension_reason_ = reason;
+    log_->error("{}: strategy {} SUSPENDED ({}); no new entries; an open position stays protected "
+                "by its stop-loss/take-profit; fix the script to resume",
+                cfg_.symbol, script_name_, reason);
+    decision_record r = base_record(ts, "suspended", last_quote_.bid);
+    r.reason = reason;
+    decisions_.write(r);
+}
+
+decision_record runner_core::base_record(timestamp_ms ts, const char* event, double price) const {
+    decision_record r;
+    r.ts = ts;
+    r.symbol = cfg_.symbol;
+    r.event = event;
+    r.state = strategy::phase_name(machine_.current());
+    r.price = price;
+    return r;
+}
+
+runner_summary runner_core::summary() const {
+    runner_summary s;
+    s.symbol = cfg_.symbol;
+    s.script = script_name_;
+    s.state = strategy::phase_name(machine_.current());
+    s.trades = machine_.trade_count();
+    s.realized_pnl = machine_.realized_pnl();
+    s.fees = broker_.fees_paid();
+    s.events = events_;
+    s.candles = candles_;
+    s.strategy_calls = calls_;
+    s.strategy_errors = errors_;
+    s.auto_exits = auto_exits_;
+    s.suspended = suspended_;
+    s.suspension_reason = suspension_reason_;
+    s.open_position = machine_.current_position();
+    s.last_bid = last_quote_.bid;
+    s.last_ask = last_quote_.ask;
+    return s;
+}
+
+}  // namespace tradingd::engine

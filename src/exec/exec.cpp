@@ -1,1 +1,0 @@
-// Component library exec: sources are added alongside this file.

@@ -1,1 +1,0 @@
-// Component library feed: sources are added alongside this file.

@@ -1,1 +1,0 @@
-// Component library indicators: sources are added alongside this file.

@@ -1,1 +1,0 @@
-// Component library strategy: sources are added alongside this file.
