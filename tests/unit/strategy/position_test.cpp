@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include <tradingd/strategy/position.hpp>
 
 using namespace tradingd::strategy;

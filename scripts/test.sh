@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test with ctest.
+#
+#   scripts/test.sh                 Release build in build/, all tests
+#   TRADINGD_SANITIZE=1 scripts/test.sh   also an ASan+UBSan build in build-asan/ and its tests
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/scripts/bootstrap.sh"
+
+jobs=$(nproc)
+echo "test: running ctest in $root/build"
+ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+
+if [[ ${TRADINGD_SANITIZE:-0} == 1 ]]; then
+    asan_dir="$root/build-asan"
+    echo "test: ASan+UBSan build in $asan_dir"
+    cmake -S "$root" -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTRADINGD_SANITIZE=ON \
+        -DTRADINGD_BUILD_BENCH=OFF >/dev/null
+    cmake --build "$asan_dir" -j "$jobs"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$asan_dir" --output-on-failure -j "$jobs"
+fi

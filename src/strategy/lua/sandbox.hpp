@@ -1,0 +1,47 @@
+#pragma once
+// sandbox: the VM-level defences of a strategy VM: the counting allocator (memory cap), the
+// count hook (instruction budget + deadline, sticky once tripped), the panic and message
+// handlers, and the construction of the script's environment from an allow-list.
+
+#include <lua.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "vm.hpp"
+
+namespace tradingd::strategy::lua::detail {
+
+/// lua_Alloc with `ud` = memory_account*. Refuses any growth that would take `used` past `limit`
+/// (Lua then raises LUA_ERRMEM); frees and shrinks always succeed.
+void* counting_alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize) noexcept;
+
+/// Count hook: spends the budget and checks the deadline. On expiry marks the VM exhausted,
+/// re-arms itself on this thread with count 1 and raises; while exhausted it raises at once, so
+/// neither pcall nor coroutine.resume in the script can swallow it.
+void budget_hook(lua_State* L, lua_Debug* ar);
+
+/// Starts a fresh budget (instructions + deadline) for the next protected run and resets the
+/// per-run memory-refusal flag. Never allocates.
+void arm_budget(lua_strategy::impl& v) noexcept;
+
+/// lua_atpanic handler: logs, then lets Lua abort (only reachable through a host bug).
+int panic_handler(lua_State* L);
+
+/// lua_pcall message handler: turns any error value into a string of at most max_error_bytes
+/// (calling __tostring only while the budget is not exhausted; errors inside it stay in protected
+/// mode) and keeps a traceback in impl::traceback.
+int message_handler(lua_State* L);
+
+/// FNV-1a hash of a name (the symbol), the default seed of math.random.
+std::uint64_t hash_name(std::string_view s) noexcept;
+/// Reseeds the VM's math.random generator.
+void seed_rng(lua_strategy::impl& v, std::uint64_t seed) noexcept;
+
+/// lua_CFunction run once under lua_pcall after lua_newstate: opens the allow-listed libraries,
+/// sanitises the real string metatable, builds the script environment (stored as impl::env_ref)
+/// and the API tables (api_tables.hpp).
+int setup_sandbox(lua_State* L);
+
+}  // namespace tradingd::strategy::lua::detail

@@ -1,0 +1,115 @@
+#pragma once
+// vm: the state behind one lua_strategy (lua_strategy::impl) and the pieces of it that the C
+// callbacks (allocator, hook, API functions) reach through the lua_State's extra space.
+//
+// Rules every file in this folder follows (see STYLE.md "Errors" and RELIABILITY.md 1.5):
+// - Debian's Lua is built as C, so a Lua error is a longjmp. A lua_CFunction never has a C++ object
+//   with a non-trivial destructor alive when it may raise: C++ work happens in noexcept helpers that
+//   report failure through a plain char buffer, and the raise happens after they return.
+// - The host touches the Lua heap only inside lua_pcall (via a C "trampoline"), because any
+//   allocation may fail against the memory cap and an error outside protected mode aborts.
+//   Outside protected mode it only uses raw, non-allocating reads (lua_next, lua_rawgeti, ...).
+
+#include <lua.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <tradingd/strategy/lua/lua_strategy.hpp>
+
+namespace tradingd::strategy::lua {
+
+namespace detail {
+
+/// The count hook fires every this many VM instructions while the budget is not exhausted.
+inline constexpr int hook_interval = 1000;
+/// Error messages coming out of the VM are cut to this many bytes.
+inline constexpr std::size_t max_error_bytes = 4096;
+/// Bytes of traceback kept from the last runtime error (logged at debug level).
+inline constexpr std::size_t traceback_bytes = 2048;
+
+/// Bytes the VM holds, maintained by the counting lua_Alloc.
+struct memory_account {
+    std::size_t used = 0;
+    std::size_t peak = 0;
+    std::size_t limit = 0;
+    bool refused = false;  ///< an allocation was refused since the last reset
+};
+
+/// The per-call instruction budget and deadline, checked by the count hook.
+struct budget_account {
+    std::uint64_t budget = 0;
+    std::chrono::nanoseconds time_limit{};
+    std::int64_t remaining = 0;
+    std::chrono::steady_clock::time_point deadline{};
+    bool exhausted = false;          ///< sticky until the next call starts
+    const char* reason = nullptr;    ///< static text, set when exhausted
+};
+
+/// The three per-state entry points, in the order of vm::fn_ref.
+enum class entry : std::uint8_t { detect_opportunity, filter_commitment, manage_position };
+inline constexpr std::size_t entry_count = 3;
+const char* entry_name(entry e) noexcept;
+
+/// Bid and ask as the script sees them: the quote when known (finite, > 0), else the close.
+struct effective_quote {
+    double bid = 0;
+    double ask = 0;
+};
+effective_quote quote_of(const market_snapshot& m) noexcept;
+
+}  // namespace detail
+
+/// Everything one strategy VM owns. Lives on the heap at a stable address (its pointer is stored
+/// in the lua_State's extra space), so it is never copied or moved.
+struct lua_strategy::impl {
+    impl() = default;
+    ~impl();
+    impl(const impl&) = delete;
+    impl& operator=(const impl&) = delete;
+
+    std::string name;  ///< script name used in every message
+    strategy_binding binding;
+    sandbox_limits limits;
+    std::shared_ptr<spdlog::logger> logger;  ///< never null
+    strategy_stats stats;
+
+    lua_State* L = nullptr;
+    detail::memory_account memory;
+    detail::budget_account budget;
+    std::array<std::uint64_t, 4> rng{};  ///< xoshiro256** state of math.random
+    std::uint64_t rng_seed = 0;          ///< default seed: hash of the symbol
+
+    // Registry references, created once by the sandbox setup.
+    int env_ref = LUA_NOREF;
+    int market_ref = LUA_NOREF;
+    int position_ref = LUA_NOREF;
+    int ind_ref = LUA_NOREF;
+    int ctx_ref = LUA_NOREF;          ///< the proxy handed to scripts
+    int ctx_backing_ref = LUA_NOREF;  ///< the table holding the values
+    std::array<int, detail::entry_count> fn_ref{LUA_NOREF, LUA_NOREF, LUA_NOREF};
+
+    // Inputs of the current call, read by the call trampoline.
+    detail::entry current = detail::entry::detect_opportunity;
+    const market_snapshot* market = nullptr;
+    const position* pos = nullptr;
+
+    // Set by the function resolver when a required global is not a function.
+    const char* missing_function = nullptr;
+    const char* missing_type = nullptr;
+
+    char traceback[detail::traceback_bytes] = {};
+};
+
+namespace detail {
+
+inline lua_strategy::impl& vm_of(lua_State* L) noexcept {
+    return **static_cast<lua_strategy::impl**>(lua_getextraspace(L));
+}
+
+}  // namespace detail
+}  // namespace tradingd::strategy::lua
