@@ -227,7 +227,16 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
     p.entry_fee = f.value().fee;
     p.opened_at = e.ts;
     const std::string reason = a.reason.empty() ? "entry" : a.reason;
-    machine_.open_position(p, e.ts, reason);
+    if (!machine_.open_position(p, e.ts, reason)) {
+        // The Lua layer validated the entry; a refusal here means the fill itself is unusable.
+        // Undo the broker's side so the account and the state machine stay in agreement.
+        (void)broker_.market_order(is_long ? exec::order_side::sell : exec::order_side::buy,
+                                   p.quantity, last_quote_);
+        decision_record r = base_record(e.ts, "error", p.entry_price);
+        r.message = "entry refused by the state machine (unusable fill or stop/target)";
+        note(decisions_, *log_, r);
+        return;
+    }
 
     decision_record r = base_record(e.ts, "fill", p.entry_price);
     r.side = exec::order_side_name(f.value().side);

@@ -66,7 +66,8 @@ void arm_budget(lua_strategy::impl& v) noexcept {
     auto& b = v.budget;
     b.exhausted = false;
     b.reason = nullptr;
-    constexpr auto max_remaining = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    constexpr auto max_remaining =
+        static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     b.remaining = static_cast<std::int64_t>(std::min(b.budget, max_remaining));
     b.deadline = std::chrono::steady_clock::now() + b.time_limit;
     v.memory.refused = false;
@@ -151,7 +152,9 @@ void seed_rng(lua_strategy::impl& v, std::uint64_t seed) noexcept {
 
 namespace {
 
-std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+std::uint64_t rotl(std::uint64_t x, int k) noexcept {
+    return (x << k) | (x >> (64 - k));
+}
 
 std::uint64_t next_random(lua_strategy::impl& v) noexcept {
     auto& s = v.rng;
@@ -191,7 +194,8 @@ int sandbox_random(lua_State* L) {
     }
     luaL_argcheck(L, low <= up, lua_gettop(L), "interval is empty");
     const auto range = static_cast<lua_Unsigned>(up) - static_cast<lua_Unsigned>(low);
-    const lua_Unsigned offset = range == std::numeric_limits<lua_Unsigned>::max() ? x : x % (range + 1);
+    const lua_Unsigned offset =
+        range == std::numeric_limits<lua_Unsigned>::max() ? x : x % (range + 1);
     lua_pushinteger(L, static_cast<lua_Integer>(static_cast<lua_Unsigned>(low) + offset));
     return 1;
 }
@@ -297,7 +301,8 @@ void copy_table(lua_State* L, int src, std::initializer_list<const char*> skip) 
         bool skipped = false;
         if (lua_type(L, -2) == LUA_TSTRING) {
             const char* key = lua_tostring(L, -2);
-            for (const char* s : skip) skipped = skipped || std::strcmp(s, key) == 0;
+            for (const char* s : skip)
+                skipped = skipped || std::strcmp(s, key) == 0;
         }
         if (skipped) {
             lua_pop(L, 1);
@@ -322,9 +327,9 @@ void copy_field(lua_State* L, int from, int to, const char* key) {
 void add_base_functions(lua_State* L, int env) {
     lua_pushglobaltable(L);  // the real globals: filled by luaopen_base, never given to scripts
     const int g = lua_gettop(L);
-    for (const char* key : {"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal",
-                            "rawlen", "select", "tonumber", "tostring", "type", "xpcall",
-                            "_VERSION"}) {
+    for (const char* key :
+         {"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawlen", "select",
+          "tonumber", "tostring", "type", "xpcall", "_VERSION"}) {
         copy_field(L, g, env, key);
     }
     lua_pop(L, 1);
@@ -392,7 +397,8 @@ void add_libraries(lua_State* L, int env) {
     open_library(L, LUA_OSLIBNAME, luaopen_os);
     const int os = lua_gettop(L);
     lua_createtable(L, 0, 3);
-    for (const char* key : {"time", "clock", "date"}) copy_field(L, os, os + 1, key);
+    for (const char* key : {"time", "clock", "date"})
+        copy_field(L, os, os + 1, key);
     lua_setfield(L, env, LUA_OSLIBNAME);
     lua_pop(L, 1);
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);

@@ -3,10 +3,9 @@
 // count hook (instruction budget + deadline, sticky once tripped), the panic and message
 // handlers, and the construction of the script's environment from an allow-list.
 
-#include <lua.hpp>
-
 #include <cstddef>
 #include <cstdint>
+#include <lua.hpp>
 #include <string_view>
 
 #include "vm.hpp"

@@ -4,18 +4,17 @@
 //
 // Rules every file in this folder follows (see STYLE.md "Errors" and RELIABILITY.md 1.5):
 // - Debian's Lua is built as C, so a Lua error is a longjmp. A lua_CFunction never has a C++ object
-//   with a non-trivial destructor alive when it may raise: C++ work happens in noexcept helpers that
-//   report failure through a plain char buffer, and the raise happens after they return.
+//   with a non-trivial destructor alive when it may raise: C++ work happens in noexcept helpers
+//   that report failure through a plain char buffer, and the raise happens after they return.
 // - The host touches the Lua heap only inside lua_pcall (via a C "trampoline"), because any
 //   allocation may fail against the memory cap and an error outside protected mode aborts.
 //   Outside protected mode it only uses raw, non-allocating reads (lua_next, lua_rawgeti, ...).
-
-#include <lua.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <lua.hpp>
 #include <memory>
 #include <string>
 
@@ -46,8 +45,8 @@ struct budget_account {
     std::chrono::nanoseconds time_limit{};
     std::int64_t remaining = 0;
     std::chrono::steady_clock::time_point deadline{};
-    bool exhausted = false;          ///< sticky until the next call starts
-    const char* reason = nullptr;    ///< static text, set when exhausted
+    bool exhausted = false;        ///< sticky until the next call starts
+    const char* reason = nullptr;  ///< static text, set when exhausted
 };
 
 /// The three per-state entry points, in the order of vm::fn_ref.

@@ -70,7 +70,6 @@ void compare_row(const ti::indicator_set& set, const std::vector<std::size_t>& h
             } else {
                 msg << "empty";
             }
-            msg << '\n';
             errors.push_back(msg.str());
         }
     }

@@ -1,0 +1,84 @@
+#include "host_bridge.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace tradingd::strategy::lua::detail {
+
+namespace {
+
+void copy_error(char* err, std::size_t err_size, const char* text) noexcept {
+    std::snprintf(err, err_size, "%s", text);
+}
+
+}  // namespace
+
+bool mirror_ctx(lua_strategy::impl& v, const char* key, std::size_t key_len,
+                const scalar_view* value, char* err, std::size_t err_size) noexcept {
+    try {
+        const std::string_view k(key, key_len);
+        if (value == nullptr) {
+            v.binding.ctx->erase(k);
+            return true;
+        }
+        switch (value->type) {
+            case scalar_view::kind::boolean:
+                v.binding.ctx->set(k, scalar{value->b});
+                break;
+            case scalar_view::kind::integer:
+                v.binding.ctx->set(k, scalar{value->i});
+                break;
+            case scalar_view::kind::number:
+                v.binding.ctx->set(k, scalar{value->d});
+                break;
+            case scalar_view::kind::string:
+                v.binding.ctx->set(k, scalar{std::string(value->s, value->len)});
+                break;
+        }
+        return true;
+    } catch (const std::exception& e) {
+        std::snprintf(err, err_size, "ctx: cannot store '%.*s': %s", static_cast<int>(key_len), key,
+                      e.what());
+    } catch (...) {
+        copy_error(err, err_size, "ctx: cannot store a value: unknown error");
+    }
+    return false;
+}
+
+bool query_indicator(indicators::indicator_set& set, indicator_query& q, char* err,
+                     std::size_t err_size) noexcept {
+    try {
+        const auto spec = indicators::make_spec(q.kind, q.n1, q.n2, q.n3, q.k);
+        if (!spec) {
+            copy_error(err, err_size, spec.error_message().c_str());
+            return false;
+        }
+        const auto found = set.find(spec.value());
+        const std::size_t handle = found ? *found : set.get_or_create(spec.value());
+        q.out = set.value(handle);
+        return true;
+    } catch (const std::exception& e) {
+        std::snprintf(err, err_size, "ind.%s: %s", indicators::kind_name(q.kind), e.what());
+    } catch (...) {
+        std::snprintf(err, err_size, "ind.%s: unknown error", indicators::kind_name(q.kind));
+    }
+    return false;
+}
+
+void emit_log(const lua_strategy::impl& v, log_level level, const char* text,
+              std::size_t len) noexcept {
+    static constexpr spdlog::level::level_enum levels[] = {
+        spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err};
+    try {
+        v.logger->log(levels[static_cast<std::size_t>(level)], "{}: {}", v.name,
+                      std::string_view(text, len));
+    } catch (...) {
+        std::fprintf(stderr, "tradingd: %s: %.*s\n", v.name.c_str(), static_cast<int>(len), text);
+    }
+}
+
+}  // namespace tradingd::strategy::lua::detail

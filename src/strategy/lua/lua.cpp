@@ -1,1 +1,0 @@
-// Lua sandbox component: sources are added alongside this file.

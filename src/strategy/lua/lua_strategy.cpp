@@ -1,0 +1,411 @@
+#include <spdlog/spdlog.h>
+
+#include <cassert>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <system_error>
+
+#include <tradingd/strategy/lua/lua_strategy.hpp>
+
+#include "action_validation.hpp"
+#include "api_tables.hpp"
+#include "sandbox.hpp"
+#include "vm.hpp"
+
+namespace tradingd::strategy::lua {
+
+namespace detail {
+
+const char* entry_name(entry e) noexcept {
+    switch (e) {
+        case entry::detect_opportunity:
+            return "detect_opportunity";
+        case entry::filter_commitment:
+            return "filter_commitment";
+        case entry::manage_position:
+            return "manage_position";
+    }
+    return "?";
+}
+
+effective_quote quote_of(const market_snapshot& m) noexcept {
+    const auto usable = [](double x) { return std::isfinite(x) && x > 0; };
+    return {usable(m.bid) ? m.bid : m.bar.close, usable(m.ask) ? m.ask : m.bar.close};
+}
+
+namespace {
+
+/// Debug builds: the Lua stack is back to where it was when an entry point returns.
+class stack_guard {
+public:
+    explicit stack_guard(lua_State* L) noexcept : L_(L), top_(lua_gettop(L)) {}
+    ~stack_guard() { assert(lua_gettop(L_) == top_ && "Lua stack imbalance"); }
+    stack_guard(const stack_guard&) = delete;
+    stack_guard& operator=(const stack_guard&) = delete;
+
+private:
+    lua_State* L_;
+    int top_;
+};
+
+// The call trampoline (run under lua_pcall): refills the API tables, calls the entry point and
+// returns its first result.
+int call_entry(lua_State* L) {
+    auto& v = vm_of(L);
+    refill_market(L, v);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.fn_ref[static_cast<std::size_t>(v.current)]);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.market_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.ctx_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.ind_ref);
+    int nargs = 3;
+    if (v.current == entry::manage_position) {
+        refill_position(L, v);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, v.position_ref);
+        nargs = 4;
+    }
+    lua_call(L, nargs, 1);
+    return 1;
+}
+
+constexpr const char* required_functions[entry_count] = {"detect_opportunity", "filter_commitment",
+                                                         "manage_position"};
+
+// Looks the three entry points up in the environment and keeps references to them, so a script
+// that later reassigns the globals cannot break the runner.
+int resolve_functions(lua_State* L) {
+    auto& v = vm_of(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.env_ref);
+    for (std::size_t i = 0; i < entry_count; ++i) {
+        lua_pushstring(L, required_functions[i]);
+        const int t = lua_rawget(L, -2);
+        if (t != LUA_TFUNCTION) {
+            v.missing_function = required_functions[i];
+            v.missing_type = t == LUA_TNIL ? nullptr : lua_typename(L, t);
+            return 0;
+        }
+        v.fn_ref[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    return 0;
+}
+
+// Pushes env.on_init (raw) as the single result.
+int fetch_on_init(lua_State* L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, vm_of(L).env_ref);
+    lua_pushliteral(L, "on_init");
+    lua_rawget(L, -2);
+    return 1;
+}
+
+std::string memory_limit_text(std::size_t limit) {
+    constexpr std::size_t mib = std::size_t{1} << 20;
+    if (limit % mib == 0) return std::to_string(limit / mib) + " MiB";
+    return std::to_string(limit) + " bytes";
+}
+
+/// "<name>:<line>: <label>: <rest>" when the Lua message starts with "<name>:<line>:", else
+/// "<name>: <label>: <message>".
+std::string format_runtime_error(const std::string& name, const char* label, std::string_view msg) {
+    if (msg.size() > name.size() + 1 && msg.compare(0, name.size(), name) == 0 &&
+        msg[name.size()] == ':') {
+        std::size_t i = name.size() + 1;
+        const std::size_t digits_begin = i;
+        while (i < msg.size() && msg[i] >= '0' && msg[i] <= '9')
+            ++i;
+        if (i > digits_begin && i < msg.size() && msg[i] == ':') {
+            std::string_view rest = msg.substr(i + 1);
+            if (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+            return std::string(msg.substr(0, i)) + ": " + label + ": " + std::string(rest);
+        }
+    }
+    return name + ": " + label + ": " + std::string(msg);
+}
+
+}  // namespace
+
+/// Runs the function below `nargs` arguments on top of the stack under a fresh budget and the
+/// message handler. On success leaves `nresults` results; on failure leaves nothing, returns the
+/// failure kind and sets `err`. Allocates on the C++ heap only on failure.
+failure_kind run_protected(lua_strategy::impl& v, int nargs, int nresults, const char* label,
+                           std::string& err) {
+    lua_State* L = v.L;
+    const int fn_index = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, message_handler);
+    lua_insert(L, fn_index);
+    arm_budget(v);
+    const int status = lua_pcall(L, nargs, nresults, fn_index);
+    lua_remove(L, fn_index);
+    if (status == LUA_OK && !v.budget.exhausted) return failure_kind::none;
+
+    failure_kind kind = failure_kind::runtime_error;
+    if (v.budget.exhausted) {
+        // Even when the script caught the error and returned normally.
+        const bool instructions = std::strcmp(v.budget.reason, "instruction budget exceeded") == 0;
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(v.budget.time_limit).count();
+        err = v.name + ": " + label + ": " + v.budget.reason + " (" +
+              (instructions ? std::to_string(v.budget.budget) + " instructions"
+                            : std::to_string(ms) + " ms") +
+              ")";
+        kind = failure_kind::budget_exceeded;
+    } else if (status == LUA_ERRMEM || v.memory.refused) {
+        err = v.name + ": " + label + ": memory limit exceeded (" +
+              memory_limit_text(v.memory.limit) + ")";
+        kind = failure_kind::memory_exceeded;
+    } else {
+        // Only strings reach here (the handler's result, or Lua's own texts for LUA_ERRERR), but
+        // never convert anything else outside protected mode.
+        std::size_t len = 0;
+        const char* msg = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : nullptr;
+        err = format_runtime_error(v.name, label,
+                                   msg != nullptr
+                                       ? std::string_view(msg, len)
+                                       : std::string_view("(error object is not a string)"));
+        v.logger->debug("{}: {}: {}", v.name, label, v.traceback);
+    }
+    lua_pop(L, status == LUA_OK ? nresults : 1);
+    return kind;
+}
+
+}  // namespace detail
+
+using detail::entry;
+using detail::vm_of;
+
+const char* failure_name(failure_kind k) noexcept {
+    switch (k) {
+        case failure_kind::none:
+            return "none";
+        case failure_kind::runtime_error:
+            return "runtime_error";
+        case failure_kind::budget_exceeded:
+            return "budget_exceeded";
+        case failure_kind::memory_exceeded:
+            return "memory_exceeded";
+        case failure_kind::invalid_return:
+            return "invalid_return";
+    }
+    return "unknown";
+}
+
+lua_strategy::impl::~impl() {
+    if (L != nullptr) lua_close(L);
+}
+
+namespace {
+
+using impl_ptr = std::unique_ptr<lua_strategy::impl>;
+
+void sync_memory(lua_strategy::impl& v) noexcept {
+    v.stats.memory_used = v.memory.used;
+    v.stats.memory_peak = v.memory.peak;
+}
+
+/// Creates the state with its allocator, panic handler and hook (before any script code runs, so
+/// every coroutine inherits the hook), then builds the sandbox. Returns an error message or "".
+std::string open_state(lua_strategy::impl& v) {
+    v.L = lua_newstate(detail::counting_alloc, &v.memory);
+    if (v.L == nullptr) {
+        return v.name + ": cannot create a Lua state (memory limit " +
+               detail::memory_limit_text(v.memory.limit) + " too small?)";
+    }
+    *static_cast<lua_strategy::impl**>(lua_getextraspace(v.L)) = &v;
+    lua_atpanic(v.L, detail::panic_handler);
+    lua_sethook(v.L, detail::budget_hook, LUA_MASKCOUNT, detail::hook_interval);
+    std::string err;
+    lua_pushcfunction(v.L, detail::setup_sandbox);
+    if (detail::run_protected(v, 0, 0, "sandbox setup", err) != failure_kind::none) return err;
+    return {};
+}
+
+/// Compiles the source (text only) with the environment as its _ENV and runs the top level.
+std::string run_chunk(lua_strategy::impl& v, std::string_view source) {
+    lua_State* L = v.L;
+    const std::string chunkname = "=" + v.name;
+    const int status = luaL_loadbufferx(L, source.data(), source.size(), chunkname.c_str(), "t");
+    if (status != LUA_OK) {
+        std::string msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "load failed";
+        lua_pop(L, 1);
+        if (status == LUA_ERRMEM) {
+            return v.name + ": memory limit exceeded (" +
+                   detail::memory_limit_text(v.memory.limit) + ") while compiling";
+        }
+        if (msg.rfind(v.name, 0) != 0) msg = v.name + ": " + msg;
+        return msg;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.env_ref);
+    if (lua_setupvalue(L, -2, 1) == nullptr) lua_pop(L, 1);
+    std::string err;
+    if (detail::run_protected(v, 0, 0, "top level", err) != failure_kind::none) return err;
+    return {};
+}
+
+/// Runs on_init() if the script defines it.
+std::string run_on_init(lua_strategy::impl& v) {
+    std::string err;
+    lua_pushcfunction(v.L, detail::fetch_on_init);
+    if (detail::run_protected(v, 0, 1, "on_init", err) != failure_kind::none) return err;
+    const int t = lua_type(v.L, -1);
+    if (t == LUA_TNIL) {
+        lua_pop(v.L, 1);
+        return {};
+    }
+    if (t != LUA_TFUNCTION) {
+        std::string msg =
+            v.name + ": 'on_init' must be a function (found a " + lua_typename(v.L, t) + ")";
+        lua_pop(v.L, 1);
+        return msg;
+    }
+    if (detail::run_protected(v, 0, 0, "on_init", err) != failure_kind::none) return err;
+    return {};
+}
+
+std::string resolve(lua_strategy::impl& v) {
+    std::string err;
+    lua_pushcfunction(v.L, detail::resolve_functions);
+    if (detail::run_protected(v, 0, 0, "loading", err) != failure_kind::none) return err;
+    if (v.missing_function == nullptr) return {};
+    if (v.missing_type == nullptr) {
+        return v.name + ": missing required function '" + v.missing_function + "'";
+    }
+    return v.name + ": '" + v.missing_function + "' must be a function (found a " + v.missing_type +
+           ")";
+}
+
+}  // namespace
+
+lua_strategy::lua_strategy(std::unique_ptr<impl> p) : impl_(std::move(p)), name_(impl_->name) {}
+
+lua_strategy::~lua_strategy() = default;
+
+const strategy_stats& lua_strategy::stats() const noexcept {
+    return impl_->stats;
+}
+
+result<std::unique_ptr<lua_strategy>> lua_strategy::load_file(const std::filesystem::path& path,
+                                                              strategy_binding binding,
+                                                              const sandbox_limits& limits) {
+    const std::string name = path.filename().string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+        return error{path.string() + ": not a readable regular file" +
+                     (ec ? " (" + ec.message() + ")" : std::string())};
+    }
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec) return error{path.string() + ": cannot read size: " + ec.message()};
+    if (size > limits.max_script_bytes) {
+        return error{name + ": script is " + std::to_string(size) + " bytes (limit " +
+                     std::to_string(limits.max_script_bytes) + ")"};
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) return error{path.string() + ": read failed"};
+    return load_source(name, source, std::move(binding), limits);
+}
+
+result<std::unique_ptr<lua_strategy>> lua_strategy::load_source(std::string_view name,
+                                                                std::string_view source,
+                                                                strategy_binding binding,
+                                                                const sandbox_limits& limits) {
+    auto v = std::make_unique<impl>();
+    v->name = std::string(name);
+    if (source.size() > limits.max_script_bytes) {
+        return error{v->name + ": script is " + std::to_string(source.size()) + " bytes (limit " +
+                     std::to_string(limits.max_script_bytes) + ")"};
+    }
+    if (binding.indicators == nullptr || binding.ctx == nullptr) {
+        return error{v->name + ": strategy binding needs an indicator set and a context"};
+    }
+    v->binding = std::move(binding);
+    v->limits = limits;
+    v->logger = v->binding.logger ? v->binding.logger : spdlog::default_logger();
+    v->memory.limit = limits.memory_limit_bytes;
+    v->budget.budget = limits.instruction_budget;
+    v->budget.time_limit = limits.time_limit;
+    v->rng_seed = detail::hash_name(v->binding.symbol);
+    detail::seed_rng(*v, v->rng_seed);
+
+    std::string err = open_state(*v);
+    if (err.empty()) {
+        const detail::stack_guard guard(v->L);
+        err = run_chunk(*v, source);
+        if (err.empty()) err = run_on_init(*v);
+        if (err.empty()) err = resolve(*v);
+    }
+    if (!err.empty()) return error{std::move(err)};
+    sync_memory(*v);
+    return std::unique_ptr<lua_strategy>(new lua_strategy(std::move(v)));
+}
+
+namespace {
+
+/// One entry-point call: protected run, failure accounting, then validation of the result.
+template <class Validate>
+result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, const position* p,
+                    failure_kind& last, Validate&& validate) {
+    const detail::stack_guard guard(v.L);
+    v.current = e;
+    v.market = &m;
+    v.pos = p;
+    ++v.stats.calls;
+    std::string err;
+    lua_pushcfunction(v.L, detail::call_entry);
+    last = detail::run_protected(v, 0, 1, detail::entry_name(e), err);
+    if (last == failure_kind::none) {
+        last = failure_kind::invalid_return;  // unless the validator says otherwise
+        result<action> r = validate(last);
+        lua_pop(v.L, 1);
+        if (r.ok()) {
+            last = failure_kind::none;
+            sync_memory(v);
+            return r;
+        }
+        err = r.error_message();
+    }
+    ++v.stats.failures;
+    if (last == failure_kind::budget_exceeded) ++v.stats.budget_aborts;
+    if (last == failure_kind::memory_exceeded) ++v.stats.memory_aborts;
+    sync_memory(v);
+    return error{std::move(err)};
+}
+
+}  // namespace
+
+result<action> lua_strategy::detect_opportunity(const market_snapshot& m) {
+    impl& v = *impl_;
+    return call(v, entry::detect_opportunity, m, nullptr, last_failure_,
+                [&](failure_kind& kind) -> result<action> {
+                    result<action> r = detail::validate_opportunity(v.L, -1, v.name.c_str());
+                    if (!r.ok() || std::holds_alternative<no_action>(r.value())) return r;
+                    // Merge the opportunity's fields into ctx (allocates in Lua: protected).
+                    std::string err;
+                    lua_pushcfunction(v.L, detail::merge_opportunity);
+                    lua_pushvalue(v.L, -2);
+                    const failure_kind k =
+                        detail::run_protected(v, 1, 0, "detect_opportunity", err);
+                    if (k != failure_kind::none) {
+                        kind = k;
+                        return error{std::move(err)};
+                    }
+                    return r;
+                });
+}
+
+result<action> lua_strategy::filter_commitment(const market_snapshot& m) {
+    impl& v = *impl_;
+    return call(v, entry::filter_commitment, m, nullptr, last_failure_, [&](failure_kind&) {
+        return detail::validate_commitment(v.L, -1, v.name.c_str(), detail::quote_of(m));
+    });
+}
+
+result<action> lua_strategy::manage_position(const market_snapshot& m, const position& p) {
+    impl& v = *impl_;
+    return call(v, entry::manage_position, m, &p, last_failure_, [&](failure_kind&) {
+        return detail::validate_management(v.L, -1, v.name.c_str(), p, detail::quote_of(m));
+    });
+}
+
+}  // namespace tradingd::strategy::lua
