@@ -1,4 +1,6 @@
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include <iostream>
 #include <tradingd/cli/commands.hpp>
@@ -8,8 +10,20 @@
 #endif
 
 namespace tradingd::cli {
+namespace {
+
+/// Logs go to stderr (journald under systemd); stdout is kept for command output (summaries,
+/// CSV, check results).
+void setup_logging() {
+    auto logger = spdlog::stderr_color_mt("tradingd");
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+    spdlog::set_default_logger(logger);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+    setup_logging();
     CLI::App app{"tradingd: a live trading daemon with sandboxed Lua 5.4 strategies", "tradingd"};
     app.set_version_flag("--version", std::string("tradingd ") + TRADINGD_VERSION);
     app.require_subcommand(0, 1);

@@ -1,6 +1,5 @@
 // `tradingd --config FILE`: wiring of config -> runners -> feed, signal handling, summary.
 #include <signal.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -17,13 +16,6 @@
 
 namespace tradingd::cli {
 namespace {
-
-void setup_logging(const std::string& level) {
-    auto logger = spdlog::stderr_color_mt("tradingd");
-    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
-    spdlog::set_default_logger(logger);
-    spdlog::set_level(spdlog::level::from_str(level));
-}
 
 /// Waits for SIGINT/SIGTERM (blocked in every thread, see run_daemon) or the deadline.
 /// Returns the signal number, or 0 when the duration elapsed.
@@ -89,7 +81,7 @@ int run_daemon(const std::filesystem::path& config_path,
         std::cerr << "tradingd: invalid configuration:\n" << e.what() << "\n";
         return 2;
     }
-    setup_logging(settings.daemon.log_level);
+    spdlog::set_level(spdlog::level::from_str(settings.daemon.log_level));
 
     std::unique_ptr<engine::decision_log_file> decisions;
     try {

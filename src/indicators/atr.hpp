@@ -11,11 +11,11 @@
 namespace tradingd::indicators::detail {
 
 class atr final : public indicator_base {
-  public:
+public:
     explicit atr(std::int32_t n) noexcept : n_(n) {}
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     std::int32_t n_;
     std::int32_t ranges_ = 0;  // true ranges seen, up to n_
     bool has_prev_ = false;

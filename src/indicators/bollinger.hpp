@@ -11,11 +11,11 @@
 namespace tradingd::indicators::detail {
 
 class bollinger final : public indicator_base {
-  public:
+public:
     bollinger(std::size_t n, double k) : window_(n), k_(k) {}
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     rolling_moments window_;
     double k_;
 };

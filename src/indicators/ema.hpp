@@ -12,7 +12,7 @@
 namespace tradingd::indicators::detail {
 
 class ema_state {
-  public:
+public:
     /// Precondition: n >= 1.
     explicit ema_state(std::int32_t n) noexcept : n_(n), k_(2.0 / (n + 1.0)) {}
 
@@ -26,7 +26,7 @@ class ema_state {
     /// Current average. Precondition: ready().
     double value() const noexcept { return value_; }
 
-  private:
+private:
     bool seed(double x) noexcept {
         value_ += x;  // sums the first n inputs, in order, as TA-Lib does
         if (++count_ < n_) return false;
@@ -41,11 +41,11 @@ class ema_state {
 };
 
 class ema final : public indicator_base {
-  public:
+public:
     explicit ema(std::int32_t n) noexcept : state_(n) {}
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     ema_state state_;
 };
 

@@ -13,13 +13,13 @@
 namespace tradingd::indicators::detail {
 
 class extremum final : public indicator_base {
-  public:
+public:
     enum class side : std::uint8_t { highest, lowest };
     /// Precondition: n >= 1.
     extremum(std::size_t n, side s);
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     struct entry {
         std::uint64_t bar = 0;
         double value = 0;

@@ -14,7 +14,7 @@
 namespace tradingd::indicators::detail {
 
 class indicator_base {
-  public:
+public:
     virtual ~indicator_base() = default;
     indicator_base() = default;
     indicator_base(const indicator_base&) = delete;
@@ -25,7 +25,7 @@ class indicator_base {
     /// Latest outputs; `ready` is false until enough candles were fed.
     const indicator_value& value() const noexcept { return value_; }
 
-  protected:
+protected:
     indicator_value value_{};
 };
 

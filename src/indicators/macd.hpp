@@ -13,13 +13,13 @@
 namespace tradingd::indicators::detail {
 
 class macd final : public indicator_base {
-  public:
+public:
     /// Precondition: 1 <= fast < slow, signal >= 1.
     macd(std::int32_t fast, std::int32_t slow, std::int32_t signal) noexcept
         : fast_(fast), slow_(slow), signal_(signal), skip_fast_(slow - fast) {}
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     ema_state fast_;
     ema_state slow_;
     ema_state signal_;

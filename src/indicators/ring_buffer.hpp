@@ -13,7 +13,7 @@
 namespace tradingd::indicators::detail {
 
 class ring_buffer {
-  public:
+public:
     /// Precondition: capacity >= 1.
     explicit ring_buffer(std::size_t capacity) : data_(capacity) { assert(capacity >= 1); }
 
@@ -43,7 +43,7 @@ class ring_buffer {
         }
     }
 
-  private:
+private:
     std::vector<double> data_;
     std::size_t head_ = 0;  // index of the next write
     std::size_t size_ = 0;

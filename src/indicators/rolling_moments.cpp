@@ -7,7 +7,7 @@ namespace tradingd::indicators::detail {
 rolling_moments::rolling_moments(std::size_t n) : buf_(n), n_(static_cast<double>(n)) {}
 
 void rolling_moments::push(double x) noexcept {
-    shift_ = 0;
+    if (buf_.size() == 0) shift_ = x;  // any nearby value works; the first one is at hand
     bool evicted = false;
     const double old = buf_.push(x, evicted);
     const double d = x - shift_;
@@ -18,7 +18,7 @@ void rolling_moments::push(double x) noexcept {
         s1_ -= e;
         s2_ -= e * e;
     }
-    if (buf_.full() && ++since_rebase_ == buf_.capacity() && x < 0) rebase();
+    if (buf_.full() && ++since_rebase_ >= buf_.capacity()) rebase();
 }
 
 double rolling_moments::mean() const noexcept {

@@ -15,7 +15,7 @@
 namespace tradingd::indicators::detail {
 
 class rolling_moments {
-  public:
+public:
     /// Precondition: n >= 1. Allocates the window here, never afterwards.
     explicit rolling_moments(std::size_t n);
 
@@ -28,7 +28,7 @@ class rolling_moments {
     /// Population variance of the held values, >= 0. Precondition: full().
     double variance() const noexcept;
 
-  private:
+private:
     void rebase() noexcept;
 
     ring_buffer buf_;

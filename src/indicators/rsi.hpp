@@ -12,11 +12,11 @@
 namespace tradingd::indicators::detail {
 
 class rsi final : public indicator_base {
-  public:
+public:
     explicit rsi(std::int32_t n) noexcept : n_(n) {}
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     void publish() noexcept;
 
     std::int32_t n_;

@@ -10,11 +10,11 @@
 namespace tradingd::indicators::detail {
 
 class sma final : public indicator_base {
-  public:
+public:
     explicit sma(std::size_t n) : window_(n) {}
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     rolling_moments window_;
 };
 

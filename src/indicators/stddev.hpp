@@ -11,11 +11,11 @@
 namespace tradingd::indicators::detail {
 
 class stddev final : public indicator_base {
-  public:
+public:
     explicit stddev(std::size_t n) : window_(n) {}
     void update(const candle& c) noexcept override;
 
-  private:
+private:
     rolling_moments window_;
 };
 

@@ -71,6 +71,13 @@ TEST_CASE("lua: a nil-returning call allocates nothing and does not grow VM memo
     }
     const std::size_t before = s->stats().memory_used;
 
+    // The counter itself works (an explicit operator new call cannot be elided).
+    allocations = 0;
+    counting = true;
+    ::operator delete(::operator new(64));
+    counting = false;
+    REQUIRE(allocations.load() == 1);
+
     allocations = 0;
     counting = true;
     bool all_ok = true;

@@ -186,6 +186,9 @@ TEST_CASE("lua: pcall, xpcall and coroutines cannot swallow the budget error") {
              "local co = coroutine.create(function() while true do end end)\n"
              "while true do coroutine.resume(co) end",
              "local co = coroutine.wrap(function() while true do end end) pcall(co) return nil",
+             "xpcall(error, function() while true do end end) while true do end",
+             "local x <close> = setmetatable({}, { __close = function() while true do end end })\n"
+             "while true do end",
          }) {
         const auto start = std::chrono::steady_clock::now();
         auto s = f.must_load(std::string(nil_functions) + "function detect_opportunity()\n" + body +
