@@ -288,6 +288,41 @@ int sandbox_getmetatable(lua_State* L) {
     return 1;  // the __metatable field if present, else the metatable
 }
 
+// xpcall's message handler runs before the error unwinds. When the error came from the budget
+// hook, Lua is still inside the hook with hooks disabled, so a script handler that loops could
+// never be stopped. The script's handler is therefore wrapped: once the budget is exhausted the
+// error passes through untouched.
+int guarded_message_handler(lua_State* L) {
+    if (vm_of(L).budget.exhausted) return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+int finish_xpcall(lua_State* L, int status, lua_KContext extra) {
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - static_cast<int>(extra);
+}
+
+// xpcall(f, msgh, ...): the standard 5.4 implementation (yieldable) with a guarded msgh.
+int sandbox_xpcall(lua_State* L) {
+    const int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, guarded_message_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);  // first result
+    lua_pushvalue(L, 1);    // function
+    lua_rotate(L, 3, 2);    // move them below the function's arguments
+    const int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_xpcall);
+    return finish_xpcall(L, status, 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Building the environment
 
@@ -335,6 +370,8 @@ void add_base_functions(lua_State* L, int env) {
     lua_pop(L, 1);
     lua_pushcfunction(L, sandbox_collectgarbage);
     lua_setfield(L, env, "collectgarbage");
+    lua_pushcfunction(L, sandbox_xpcall);
+    lua_setfield(L, env, "xpcall");
     lua_pushcfunction(L, sandbox_setmetatable);
     lua_setfield(L, env, "setmetatable");
     lua_pushcfunction(L, sandbox_getmetatable);

@@ -186,7 +186,11 @@ TEST_CASE("lua: pcall, xpcall and coroutines cannot swallow the budget error") {
              "local co = coroutine.create(function() while true do end end)\n"
              "while true do coroutine.resume(co) end",
              "local co = coroutine.wrap(function() while true do end end) pcall(co) return nil",
+             // the handler runs inside the hook (hooks off) when the budget error is raised
              "xpcall(error, function() while true do end end) while true do end",
+             "xpcall(function() while true do end end, function() while true do end end)",
+             "local ok, e = xpcall(function() while true do end end, function(e) return e end)\n"
+             "return nil",
              "local x <close> = setmetatable({}, { __close = function() while true do end end })\n"
              "while true do end",
          }) {
