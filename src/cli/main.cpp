@@ -34,6 +34,11 @@ int main(int argc, char** argv) {
     app.add_option("-d,--duration", duration_text,
                    "Stop after this long (e.g. 30s, 5m, 2h; default: until SIGINT/SIGTERM)");
 
+    // `tradingd run --config F` is the same as `tradingd --config F`.
+    auto* run = app.add_subcommand("run", "Run the daemon (same as the top-level options)");
+    run->add_option("-c,--config", config_path, "TOML config file")->required();
+    run->add_option("-d,--duration", duration_text, "Stop after this long (e.g. 30s, 5m, 2h)");
+
     auto* check = app.add_subcommand("check", "Validate a config and load every strategy script");
     std::string check_config_path;
     check->add_option("-c,--config", check_config_path, "Config file to check")->required();

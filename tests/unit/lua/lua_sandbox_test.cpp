@@ -263,3 +263,22 @@ TEST_CASE("lua: a deeply recursive script fails cleanly") {
     CHECK_FALSE(r.ok());
     CHECK(error_of(r).find("stack overflow") != std::string::npos);
 }
+
+TEST_CASE("lua: xpcall still calls the script's handler for ordinary errors and can yield") {
+    fixture f;
+    auto r = run_body(f, R"(
+        local ok, msg = xpcall(function() error("x", 0) end, function(e) return "handled " .. e end)
+        ctx.ok, ctx.msg = ok, msg
+        local co = coroutine.wrap(function()
+            return xpcall(function() coroutine.yield(1) return 2 end, print)
+        end)
+        ctx.first = co()
+        local ok2, second = co()
+        ctx.second = second
+    )");
+    REQUIRE_MESSAGE(r.ok(), error_of(r));
+    CHECK(f.ctx_value<bool>("ok") == false);
+    CHECK(f.ctx_value<std::string>("msg") == "handled x");
+    CHECK(f.ctx_value<std::int64_t>("first") == 1);
+    CHECK(f.ctx_value<std::int64_t>("second") == 2);
+}
