@@ -16,40 +16,208 @@ namespace tradingd::strategy::lua::detail {
 
 namespace {
 
-// Raw field setters on the table at absolute index t (metamethods a script may have installed
-// are bypassed, so every refill rewrites the real fields).
-void set_number(lua_State* L, int t, const char* key, double x) {
-    lua_pushstring(L, key);
-    lua_pushnumber(L, x);
-    lua_rawset(L, t);
-}
+// ------------------------------------------------------------------------------------------
+// market and position: read-only views of the call's snapshot
+//
+// Both are empty proxy tables whose __index is a C function reading the current call's
+// market_snapshot / position directly. Nothing is rewritten before a call, so the per-call cost is
+// paid only for the fields a script actually reads (measured: refilling all 13 market fields cost
+// about a quarter of a runner step). Writes raise "market is read-only".
+//
+// Field names are Lua strings created once per VM (kept alive in the registry). Lua interns short
+// strings, so a script's `market.close` looks up exactly the string created here: the __index
+// function identifies the field by comparing the key's address, without hashing or strcmp.
 
-void set_integer(lua_State* L, int t, const char* key, std::int64_t x) {
-    lua_pushstring(L, key);
-    lua_pushinteger(L, x);
-    lua_rawset(L, t);
-}
+enum field : std::uint8_t {
+    f_symbol,
+    f_interval,
+    f_open_time,
+    f_close_time,
+    f_open,
+    f_high,
+    f_low,
+    f_close,
+    f_volume,
+    f_bid,
+    f_ask,
+    f_mid_price,
+    f_closed,
+    f_market_end,  // fields below belong to position
+    f_side = f_market_end,
+    f_quantity,
+    f_entry_price,
+    f_stop_loss,
+    f_take_profit,
+    f_unrealized_pnl,
+    f_opened_at,
+    f_bars_held,
+    f_end
+};
 
-void set_string(lua_State* L, int t, const char* key, const char* s, std::size_t len) {
-    lua_pushstring(L, key);
-    lua_pushlstring(L, s, len);
-    lua_rawset(L, t);
-}
+constexpr const char* field_names[f_end] = {
+    "symbol",   "interval",    "open_time", "close_time",  "open",           "high",
+    "low",      "close",       "volume",    "bid",         "ask",            "mid_price",
+    "closed",   "side",        "quantity",  "entry_price", "stop_loss",      "take_profit",
+    "unrealized_pnl", "opened_at", "bars_held"};
 
-void set_boolean(lua_State* L, int t, const char* key, bool b) {
-    lua_pushstring(L, key);
-    lua_pushboolean(L, b ? 1 : 0);
-    lua_rawset(L, t);
-}
+// Interned field-name pointers of one VM, stored as a full userdata in the registry (upvalue 1 of
+// the __index functions). Trivially destructible: Lua frees it with the state.
+struct field_table {
+    const char* names[f_end];
+};
 
-void set_optional(lua_State* L, int t, const char* key, const std::optional<double>& x) {
-    lua_pushstring(L, key);
+void push_optional(lua_State* L, const std::optional<double>& x) {
     if (x) {
         lua_pushnumber(L, *x);
     } else {
         lua_pushnil(L);
     }
-    lua_rawset(L, t);
+}
+
+// Index of the field whose interned name is at `key` in [first, last), or f_end.
+int field_of(const field_table& ft, const char* key, int first, int last) noexcept {
+    for (int i = first; i < last; ++i) {
+        if (ft.names[i] == key) return i;
+    }
+    return f_end;
+}
+
+// Pushes market field f of the current call (f in [f_symbol, f_market_end)).
+void push_market_field(lua_State* L, const lua_strategy::impl& v, int f) {
+    const market_snapshot& m = *v.market;
+    switch (f) {
+        case f_symbol:
+            lua_pushlstring(L, v.binding.symbol.data(), v.binding.symbol.size());
+            break;
+        case f_interval:
+            lua_pushlstring(L, v.binding.interval.data(), v.binding.interval.size());
+            break;
+        case f_open_time: lua_pushinteger(L, m.bar.open_time); break;
+        case f_close_time: lua_pushinteger(L, m.bar.close_time); break;
+        case f_open: lua_pushnumber(L, m.bar.open); break;
+        case f_high: lua_pushnumber(L, m.bar.high); break;
+        case f_low: lua_pushnumber(L, m.bar.low); break;
+        case f_close: lua_pushnumber(L, m.bar.close); break;
+        case f_volume: lua_pushnumber(L, m.bar.volume); break;
+        case f_bid: lua_pushnumber(L, quote_of(m).bid); break;
+        case f_ask: lua_pushnumber(L, quote_of(m).ask); break;
+        case f_mid_price: {
+            const effective_quote q = quote_of(m);
+            lua_pushnumber(L, (q.bid + q.ask) / 2);
+            break;
+        }
+        case f_closed: lua_pushboolean(L, m.closed ? 1 : 0); break;
+        default: lua_pushnil(L); break;
+    }
+}
+
+// Pushes position field f of the current call (f in [f_side, f_end)).
+void push_position_field(lua_State* L, const lua_strategy::impl& v, int f) {
+    const position& p = *v.pos;
+    switch (f) {
+        case f_side: lua_pushstring(L, side_name(p.direction)); break;
+        case f_quantity: lua_pushnumber(L, p.quantity); break;
+        case f_entry_price: lua_pushnumber(L, p.entry_price); break;
+        case f_stop_loss: push_optional(L, p.stop_loss); break;
+        case f_take_profit: push_optional(L, p.take_profit); break;
+        case f_unrealized_pnl: {
+            const effective_quote q = quote_of(*v.market);
+            lua_pushnumber(L, p.unrealized_pnl(q.bid, q.ask));
+            break;
+        }
+        case f_opened_at: lua_pushinteger(L, p.opened_at); break;
+        case f_bars_held: lua_pushinteger(L, p.bars_held); break;
+        default: lua_pushnil(L); break;
+    }
+}
+
+const field_table& fields_upvalue(lua_State* L) {
+    return *static_cast<const field_table*>(lua_touserdata(L, lua_upvalueindex(1)));
+}
+
+// True when the view's data exists: during a call (market), and in manage_position (position).
+bool view_live(const lua_strategy::impl& v, bool is_market) {
+    return v.market != nullptr && (is_market || v.pos != nullptr);
+}
+
+// __index(proxy, key) of market; upvalue 1 is the field_table.
+int market_index(lua_State* L) {
+    const auto& v = vm_of(L);
+    if (!view_live(v, true) || lua_type(L, 2) != LUA_TSTRING) return 0;  // nil
+    const int f = field_of(fields_upvalue(L), lua_tostring(L, 2), f_symbol, f_market_end);
+    if (f == f_end) return 0;
+    push_market_field(L, v, f);
+    return 1;
+}
+
+// __index(proxy, key) of position; upvalue 1 is the field_table.
+int position_index(lua_State* L) {
+    const auto& v = vm_of(L);
+    if (!view_live(v, false) || lua_type(L, 2) != LUA_TSTRING) return 0;
+    const int f = field_of(fields_upvalue(L), lua_tostring(L, 2), f_side, f_end);
+    if (f == f_end) return 0;
+    push_position_field(L, v, f);
+    return 1;
+}
+
+int raw_next(lua_State* L);
+
+// __pairs of a view: iterates a fresh table holding every field (allocates, but only when a
+// script iterates). Upvalues: the field_table, and whether this is the market view.
+int view_pairs(lua_State* L) {
+    const auto& ft = fields_upvalue(L);
+    const auto& v = vm_of(L);
+    const bool is_market = lua_toboolean(L, lua_upvalueindex(2)) != 0;
+    const int first = is_market ? f_symbol : f_side;
+    const int last = is_market ? f_market_end : f_end;
+    lua_pushcfunction(L, raw_next);
+    lua_createtable(L, 0, last - first);
+    if (view_live(v, is_market)) {
+        for (int i = first; i < last; ++i) {
+            is_market ? push_market_field(L, v, i) : push_position_field(L, v, i);
+            lua_setfield(L, -2, ft.names[i]);
+        }
+    }
+    lua_pushnil(L);
+    return 3;
+}
+
+int view_newindex(lua_State* L) {
+    return luaL_error(L, "%s is read-only", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+// Pushes a read-only view proxy.
+void push_view(lua_State* L, int field_ud, lua_CFunction index, bool is_market) {
+    lua_newtable(L);  // the proxy: stays empty
+    lua_createtable(L, 0, 4);
+    lua_pushvalue(L, field_ud);
+    lua_pushcclosure(L, index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushstring(L, is_market ? "market" : "position");
+    lua_pushcclosure(L, view_newindex, 1);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushvalue(L, field_ud);
+    lua_pushboolean(L, is_market ? 1 : 0);
+    lua_pushcclosure(L, view_pairs, 2);
+    lua_setfield(L, -2, "__pairs");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+}
+
+void create_views(lua_State* L, lua_strategy::impl& v) {
+    auto* ft = static_cast<field_table*>(lua_newuserdatauv(L, sizeof(field_table), f_end));
+    const int ud = lua_gettop(L);
+    for (int i = 0; i < f_end; ++i) {
+        // Anchor each name in a user value so its interned address stays valid for the VM's life.
+        ft->names[i] = lua_pushstring(L, field_names[i]);
+        lua_setiuservalue(L, ud, i + 1);
+    }
+    push_view(L, ud, market_index, true);
+    v.market_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    push_view(L, ud, position_index, false);
+    v.position_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
 }
 
 // Pushes a scalar as the matching Lua value.
@@ -324,54 +492,11 @@ void create_params(lua_State* L, lua_strategy::impl& v, int env) {
 
 void create_api_tables(lua_State* L, lua_strategy::impl& v, int env_index) {
     env_index = lua_absindex(L, env_index);
-    lua_createtable(L, 0, 14);
-    v.market_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_createtable(L, 0, 8);
-    v.position_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    create_views(L, v);
     create_ind(L, v);
     create_ctx(L, v);
     create_params(L, v, env_index);
     create_log(L, env_index);
-}
-
-void refill_market(lua_State* L, const lua_strategy::impl& v) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v.market_ref);
-    const int t = lua_gettop(L);
-    const market_snapshot& m = *v.market;
-    const effective_quote q = quote_of(m);
-    const auto& symbol = v.binding.symbol;
-    const auto& interval = v.binding.interval;
-    set_string(L, t, "symbol", symbol.data(), symbol.size());
-    set_string(L, t, "interval", interval.data(), interval.size());
-    set_integer(L, t, "open_time", m.bar.open_time);
-    set_integer(L, t, "close_time", m.bar.close_time);
-    set_number(L, t, "open", m.bar.open);
-    set_number(L, t, "high", m.bar.high);
-    set_number(L, t, "low", m.bar.low);
-    set_number(L, t, "close", m.bar.close);
-    set_number(L, t, "volume", m.bar.volume);
-    set_number(L, t, "bid", q.bid);
-    set_number(L, t, "ask", q.ask);
-    set_number(L, t, "mid_price", (q.bid + q.ask) / 2);
-    set_boolean(L, t, "closed", m.closed);
-    lua_pop(L, 1);
-}
-
-void refill_position(lua_State* L, const lua_strategy::impl& v) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v.position_ref);
-    const int t = lua_gettop(L);
-    const position& p = *v.pos;
-    const effective_quote q = quote_of(*v.market);
-    const char* side = side_name(p.direction);
-    set_string(L, t, "side", side, std::strlen(side));
-    set_number(L, t, "quantity", p.quantity);
-    set_number(L, t, "entry_price", p.entry_price);
-    set_optional(L, t, "stop_loss", p.stop_loss);
-    set_optional(L, t, "take_profit", p.take_profit);
-    set_number(L, t, "unrealized_pnl", p.unrealized_pnl(q.bid, q.ask));
-    set_integer(L, t, "opened_at", p.opened_at);
-    set_integer(L, t, "bars_held", p.bars_held);
-    lua_pop(L, 1);
 }
 
 int merge_opportunity(lua_State* L) {

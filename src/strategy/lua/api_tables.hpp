@@ -1,6 +1,6 @@
 #pragma once
-// api_tables: the host API a script sees: the `market` and `position` tables (created once,
-// refilled before each call), `ind` (indicator functions), `ctx` (persistent proxy), `params`
+// api_tables: the host API a script sees: the `market` and `position` tables (created once;
+// read-only views that read the current call's snapshot on access), `ind` (indicator functions), `ctx` (persistent proxy), `params`
 // (read-only) and `log`/`print`.
 
 #include <lua.hpp>
@@ -13,11 +13,6 @@ namespace tradingd::strategy::lua::detail {
 /// `params`, `log` and `print` into the environment at `env_index`. Raises on memory exhaustion:
 /// call only in protected mode.
 void create_api_tables(lua_State* L, lua_strategy::impl& v, int env_index);
-
-/// Rewrites every field of the market table from v.market (raw sets). Protected mode only.
-void refill_market(lua_State* L, const lua_strategy::impl& v);
-/// Rewrites every field of the position table from v.pos and v.market. Protected mode only.
-void refill_position(lua_State* L, const lua_strategy::impl& v);
 
 /// lua_CFunction: merges the (already validated) opportunity table at index 1 into ctx: the Lua
 /// backing table and the C++ context.

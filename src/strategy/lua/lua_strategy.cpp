@@ -52,18 +52,16 @@ private:
     int top_;
 };
 
-// The call trampoline (run under lua_pcall): refills the API tables, calls the entry point and
-// returns its first result.
+// The call trampoline (run under lua_pcall): calls the entry point with the API tables (views of
+// v.market / v.pos, see api_tables.cpp) and returns its first result.
 int call_entry(lua_State* L) {
     auto& v = vm_of(L);
-    refill_market(L, v);
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.fn_ref[static_cast<std::size_t>(v.current)]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.market_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.ctx_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.ind_ref);
     int nargs = 3;
     if (v.current == entry::manage_position) {
-        refill_position(L, v);
         lua_rawgeti(L, LUA_REGISTRYINDEX, v.position_ref);
         nargs = 4;
     }
@@ -347,6 +345,12 @@ template <class Validate>
 result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, const position* p,
                     failure_kind& last, Validate&& validate) {
     const detail::stack_guard guard(v.L);
+    // The market/position views read these during the call only; clear them afterwards so
+    // nothing can reach a snapshot that no longer exists.
+    struct snapshot_scope {
+        lua_strategy::impl& v;
+        ~snapshot_scope() { v.market = nullptr, v.pos = nullptr; }
+    } scope{v};
     v.current = e;
     v.market = &m;
     v.pos = p;

@@ -236,9 +236,13 @@ TEST_CASE("lua: market and position tables carry the snapshot") {
                 m.open_time, m.close_time
             ctx.ohlcv = m.open + m.high * 10 + m.low * 100 + m.close * 1000 + m.volume * 10000
             ctx.bid, ctx.ask, ctx.mid, ctx.closed = m.bid, m.ask, m.mid_price, m.closed
-            -- tampering with the shared table must not leak into the next call
-            m.close = "garbage"
-            setmetatable(m, { __index = function() return 0 end })
+            -- market is a read-only view: writes and metatable changes are refused
+            local ok, err = pcall(function() m.close = "garbage" end)
+            ctx.write_refused, ctx.write_error = not ok, tostring(err)
+            ctx.meta_refused = not pcall(setmetatable, m, { __index = function() return 0 end })
+            local n = 0
+            for k, v in pairs(m) do n = n + 1 end
+            ctx.pairs_count = n
         end
         function manage_position(m, ctx, ind, p)
             ctx.side, ctx.qty, ctx.entry, ctx.sl, ctx.tp = p.side, p.quantity, p.entry_price,
@@ -249,7 +253,11 @@ TEST_CASE("lua: market and position tables carry the snapshot") {
     market_snapshot m = snapshot(100, 99.5, 100.5);
     m.closed = false;
     REQUIRE(s->detect_opportunity(m).ok());
-    REQUIRE(s->detect_opportunity(m).ok());  // second call sees refilled fields
+    REQUIRE(s->detect_opportunity(m).ok());  // second call sees the same fields
+    CHECK(f.ctx_value<bool>("write_refused"));
+    CHECK(f.ctx_value<std::string>("write_error").find("market is read-only") != std::string::npos);
+    CHECK(f.ctx_value<bool>("meta_refused"));
+    CHECK(f.ctx_value<std::int64_t>("pairs_count") == 13);
     CHECK(f.ctx_value<std::string>("symbol") == "BTCUSDT");
     CHECK(f.ctx_value<std::string>("interval") == "1m");
     CHECK(f.ctx_value<std::int64_t>("open_time") == m.bar.open_time);
