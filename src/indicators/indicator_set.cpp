@@ -66,13 +66,16 @@ std::size_t indicator_set::get_or_create(const indicator_spec& spec) {
     }
     auto impl = make_indicator(spec);
     window_.for_each_oldest_first(window_.size(), [&](const candle& c) { impl->update(c); });
+    specs_.reserve(items_.size() + 1);  // so the push_back below cannot throw after items_ grew
     items_.push_back(std::make_unique<item>(item{spec, std::move(impl)}));
+    specs_.push_back(spec);
     return items_.size() - 1;
 }
 
 std::optional<std::size_t> indicator_set::find(const indicator_spec& spec) const noexcept {
-    for (std::size_t i = 0; i < items_.size(); ++i) {
-        if (items_[i]->spec == spec) return i;
+    // Scans the contiguous copy of the specs: this runs on every ind.* call from Lua.
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+        if (specs_[i] == spec) return i;
     }
     return std::nullopt;
 }

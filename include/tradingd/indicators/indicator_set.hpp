@@ -108,6 +108,7 @@ private:
     struct item;
     const market::market_data_window& window_;
     std::vector<std::unique_ptr<item>> items_;
+    std::vector<indicator_spec> specs_;  ///< items_[i]->spec, contiguous for find()
 };
 
 }  // namespace tradingd::indicators

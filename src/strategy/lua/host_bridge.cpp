@@ -52,14 +52,21 @@ bool mirror_ctx(lua_strategy::impl& v, const char* key, std::size_t key_len,
 bool query_indicator(indicators::indicator_set& set, indicator_query& q, char* err,
                      std::size_t err_size) noexcept {
     try {
+        // Fast path (every call after the first): an existing indicator was validated when it
+        // was created. The lookup key zeroes the parameters the kind does not use, as make_spec.
+        indicators::indicator_spec key{q.kind, q.n1, 0, 0, 0};
+        if (q.kind == indicators::indicator_kind::macd) key.n2 = q.n2, key.n3 = q.n3;
+        if (q.kind == indicators::indicator_kind::bollinger) key.k = q.k;
+        if (const auto found = set.find(key)) {
+            q.out = set.value(*found);
+            return true;
+        }
         const auto spec = indicators::make_spec(q.kind, q.n1, q.n2, q.n3, q.k);
         if (!spec) {
             copy_error(err, err_size, spec.error_message().c_str());
             return false;
         }
-        const auto found = set.find(spec.value());
-        const std::size_t handle = found ? *found : set.get_or_create(spec.value());
-        q.out = set.value(handle);
+        q.out = set.value(set.get_or_create(spec.value()));
         return true;
     } catch (const std::exception& e) {
         std::snprintf(err, err_size, "ind.%s: %s", indicators::kind_name(q.kind), e.what());

@@ -48,11 +48,20 @@ void budget_hook(lua_State* L, lua_Debug* /*ar*/) {
         if (b.remaining <= 0) {
             b.exhausted = true;
             b.reason = "instruction budget exceeded";
-        } else if (std::chrono::steady_clock::now() >= b.deadline) {
+        } else {
+            const auto now = std::chrono::steady_clock::now();
+            if (b.deadline == std::chrono::steady_clock::time_point{}) {
+                // First check of this call: start the wall clock here rather than reading it
+                // before every call (~25 ns, 5% of a runner step). A call that ends within
+                // hook_interval instructions never reads the clock; the time limit is therefore
+                // measured from the first check, which comes after at most hook_interval
+                // instructions (a few microseconds) plus any single C function in between.
+                b.deadline = now + b.time_limit;
+                return;
+            }
+            if (now < b.deadline) return;
             b.exhausted = true;
             b.reason = "time limit exceeded";
-        } else {
-            return;
         }
     }
     // Sticky: fire on the very next instruction of whatever frame this thread runs next, so a
@@ -69,7 +78,7 @@ void arm_budget(lua_strategy::impl& v) noexcept {
     constexpr auto max_remaining =
         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     b.remaining = static_cast<std::int64_t>(std::min(b.budget, max_remaining));
-    b.deadline = std::chrono::steady_clock::now() + b.time_limit;
+    b.deadline = {};  // started by the first hook check (budget_hook)
     v.memory.refused = false;
     // Undo a previous sticky re-arm on the main thread.
     lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
