@@ -98,6 +98,32 @@ void BM_full_step(benchmark::State& state) {
 }
 BENCHMARK(BM_full_step);
 
+// The same step with a script that returns nil without reading anything: the fixed cost of a
+// strategy call (runner step, window, protected call, result check).
+void BM_step_empty_script(benchmark::State& state) {
+    null_decisions sink;
+    const fs::path dir = fs::temp_directory_path() / ("tradingd-bench-e-" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    std::ofstream(dir / "empty.lua") << "function detect_opportunity() return nil end\n"
+                                        "function filter_commitment() return nil end\n"
+                                        "function manage_position() return nil end\n";
+    auto sym = sma_cross_symbol(1000);
+    sym.strategy_path = dir / "empty.lua";
+    engine::runner_core r(sym, config::sandbox_config{}, config::paper_config{}, sink, quiet_logger());
+    const auto& cs = real_candles();
+    std::size_t i = 0;
+    std::int64_t shift = 0;
+    for (auto _ : state) {
+        if (i == cs.size()) {
+            i = 0;
+            shift += 1'000'000'000'000;
+        }
+        r.on_event(closed(cs[i++], shift));
+    }
+    fs::remove_all(dir);
+}
+BENCHMARK(BM_step_empty_script);
+
 // ---- naive baseline ---------------------------------------------------------------------------
 
 struct naive_vm {
@@ -343,6 +369,8 @@ int main(int argc, char** argv) {
         std::printf("  speed-up over naive baseline       : %8.1fx (target >= 20x)\n", naive / full);
     if (quote_ns > 0) std::printf("  quote auto-exit path               : %8.1f ns (target <= 25 ns)\n", quote_ns);
     if (pcall > 0) std::printf("  bare lua_pcall                     : %8.1f ns\n", pcall);
+    if (const double e = get("BM_step_empty_script"); e > 0)
+        std::printf("  step with an empty script          : %8.1f ns\n", e);
     benchmark::Shutdown();
     return 0;
 }

@@ -324,6 +324,15 @@ int ctx_newindex(lua_State* L) {
     if (view.type == scalar_view::kind::number && !std::isfinite(view.d)) {
         return luaL_error(L, "ctx.%s: cannot store %f (only finite numbers persist)", key, view.d);
     }
+    // Rewriting the value a key already holds (a common pattern: `ctx.flag = flag` on every
+    // candle) changes nothing on either side: skip it. Integer 1 and float 1.0 are raw-equal in
+    // Lua but persist as different types, hence the subtype check. Erasures always go through.
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    const bool unchanged = lua_rawequal(L, -1, 3) != 0 &&
+                           lua_isinteger(L, -1) == lua_isinteger(L, 3);
+    lua_pop(L, 1);
+    if (unchanged && !erase) return 0;
     // Lua side first: if it raises (memory), the C++ mirror is left unchanged. Copies are set so
     // the key string stays anchored on the stack while the mirror reads it.
     lua_pushvalue(L, 2);
