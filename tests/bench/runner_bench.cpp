@@ -343,11 +343,14 @@ public:
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const auto& r : runs) {
-            if (r.iterations > 0)
-                ns[r.benchmark_name()] = r.GetAdjustedRealTime();  // in the run's time unit (ns)
+            if (r.iterations <= 0 || r.run_type != Run::RT_Iteration) continue;
+            // First repetition wins for RSS (later ones reuse freed memory).
+            ns.emplace(r.benchmark_name(), r.GetAdjustedRealTime());  // ns (default unit)
+            for (const auto& [name, c] : r.counters) counters.emplace(name, c.value);
         }
     }
     std::map<std::string, double> ns;
+    std::map<std::string, double> counters;
 };
 
 }  // namespace
@@ -371,6 +374,11 @@ int main(int argc, char** argv) {
     if (pcall > 0) std::printf("  bare lua_pcall                     : %8.1f ns\n", pcall);
     if (const double e = get("BM_step_empty_script"); e > 0)
         std::printf("  step with an empty script          : %8.1f ns\n", e);
+    if (auto it = reporter.counters.find("rss_per_runner_KiB"); it != reporter.counters.end())
+        std::printf("  resident memory per runner         : %8.1f KiB (1000-candle window, sma_cross; "
+                    "target <= 2048 KiB)\n", it->second);
+    if (auto it = reporter.counters.find("lua_heap_per_runner_KiB"); it != reporter.counters.end())
+        std::printf("  of which the Lua VM heap           : %8.1f KiB\n", it->second);
     benchmark::Shutdown();
     return 0;
 }
