@@ -1,5 +1,6 @@
 // `tradingd check --config FILE`: every problem in the config and its scripts, then exit 0 or 1.
 #include <iostream>
+
 #include <tradingd/cli/commands.hpp>
 #include <tradingd/config/config.hpp>
 #include <tradingd/engine/runner_core.hpp>
@@ -38,7 +39,8 @@ int check_config(const std::filesystem::path& config_path) {
     } catch (const config::config_error& e) {
         std::cout << "FAILED: " << config_path.string() << ": " << e.problems().size()
                   << " problem(s):\n";
-        for (const auto& p : e.problems()) std::cout << "  " << p << "\n";
+        for (const auto& p : e.problems())
+            std::cout << "  " << p << "\n";
         return 1;
     }
     std::size_t failures = 0;

@@ -1,7 +1,7 @@
-#include <tradingd/cli/commands.hpp>
-
 #include <charconv>
 #include <cmath>
+
+#include <tradingd/cli/commands.hpp>
 
 namespace tradingd::cli {
 

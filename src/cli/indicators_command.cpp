@@ -1,5 +1,6 @@
 // `tradingd indicators --data FILE --spec LIST`: the runners' indicator code over a file.
 #include <iostream>
+
 #include <tradingd/cli/commands.hpp>
 #include <tradingd/feed/kline_file.hpp>
 #include <tradingd/indicators/indicator_set.hpp>

@@ -1,8 +1,9 @@
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
+
 #include <tradingd/cli/commands.hpp>
 
 #ifndef TRADINGD_VERSION

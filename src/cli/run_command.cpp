@@ -7,12 +7,13 @@
 #include <ctime>
 #include <iostream>
 #include <memory>
+#include <vector>
+
 #include <tradingd/cli/commands.hpp>
 #include <tradingd/config/config.hpp>
 #include <tradingd/engine/decision_log.hpp>
 #include <tradingd/engine/symbol_runner.hpp>
 #include <tradingd/feed/sim_feed.hpp>
-#include <vector>
 
 namespace tradingd::cli {
 namespace {
@@ -20,8 +21,8 @@ namespace {
 /// Waits for SIGINT/SIGTERM (blocked in every thread, see run_daemon) or the deadline.
 /// Returns the signal number, or 0 when the duration elapsed.
 int wait_for_stop(const sigset_t& signals, std::optional<std::chrono::milliseconds> duration) {
-    const auto deadline = std::chrono::steady_clock::now() +
-                          duration.value_or(std::chrono::milliseconds::zero());
+    const auto deadline =
+        std::chrono::steady_clock::now() + duration.value_or(std::chrono::milliseconds::zero());
     for (;;) {
         siginfo_t info{};
         if (!duration) {
@@ -32,7 +33,8 @@ int wait_for_stop(const sigset_t& signals, std::optional<std::chrono::millisecon
         const auto left = deadline - std::chrono::steady_clock::now();
         if (left <= std::chrono::nanoseconds::zero()) return 0;
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-        timespec ts{static_cast<std::time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+        timespec ts{static_cast<std::time_t>(ns / 1'000'000'000),
+                    static_cast<long>(ns % 1'000'000'000)};
         const int sig = sigtimedwait(&signals, &info, &ts);
         if (sig > 0) return sig;
         if (errno != EAGAIN && errno != EINTR) return 0;
@@ -54,10 +56,11 @@ void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners)
                     s.script.c_str(), s.state, s.trades, s.realized_pnl, s.fees,
                     static_cast<unsigned long long>(s.strategy_calls),
                     static_cast<unsigned long long>(s.strategy_errors), status.c_str());
-        spdlog::info("summary {}: state={} trades={} realised_pnl={:.4f} fees={:.4f} calls={} "
-                     "errors={} auto_exits={} {}",
-                     s.symbol, s.state, s.trades, s.realized_pnl, s.fees, s.strategy_calls,
-                     s.strategy_errors, s.auto_exits, status);
+        spdlog::info(
+            "summary {}: state={} trades={} realised_pnl={:.4f} fees={:.4f} calls={} "
+            "errors={} auto_exits={} {}",
+            s.symbol, s.state, s.trades, s.realized_pnl, s.fees, s.strategy_calls,
+            s.strategy_errors, s.auto_exits, status);
     }
     std::fflush(stdout);
 }
@@ -99,23 +102,28 @@ int run_daemon(const std::filesystem::path& config_path,
         auto logger = spdlog::default_logger()->clone(sym.symbol);
         auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
                                                           *decisions, std::move(logger));
-        runners.push_back(
-            std::make_unique<engine::symbol_runner>(std::move(core), settings.engine.queue_capacity));
+        runners.push_back(std::make_unique<engine::symbol_runner>(std::move(core),
+                                                                  settings.engine.queue_capacity));
         sinks.push_back(runners.back().get());
     }
     feed::sim_feed feed(settings.feed.sim, settings.symbols, sinks);
-    for (auto& r : runners) r->start();
+    for (auto& r : runners)
+        r->start();
     feed.start();
-    spdlog::info("tradingd {} running: {} symbols, simulated feed (seed {}, speed {}), paper broker, "
-                 "decision log {}",
-                 config_path.string(), runners.size(), settings.feed.sim.seed,
-                 settings.feed.sim.speed > 0 ? std::to_string(settings.feed.sim.speed) : "max",
-                 settings.daemon.decision_log.string());
+    spdlog::info(
+        "tradingd {} running: {} symbols, simulated feed (seed {}, speed {}), paper broker, "
+        "decision log {}",
+        config_path.string(), runners.size(), settings.feed.sim.seed,
+        settings.feed.sim.speed > 0 ? std::to_string(settings.feed.sim.speed) : "max",
+        settings.daemon.decision_log.string());
 
     const int sig = wait_for_stop(signals, duration);
-    spdlog::info("stopping ({})", sig == 0 ? "duration elapsed" : strsignal(sig));
+    spdlog::info("stopping ({})", sig == SIGTERM  ? "SIGTERM"
+                                  : sig == SIGINT ? "SIGINT"
+                                                  : "duration elapsed");
     feed.stop();
-    for (auto& r : runners) r->stop();
+    for (auto& r : runners)
+        r->stop();
     print_summary(runners);
     spdlog::info("stopped cleanly");
     return 0;

@@ -153,8 +153,9 @@ std::optional<timestamp_ms> to_epoch_ms(const toml::date_time& dt) {
     using namespace std::chrono;
     const year_month_day ymd{year{dt.date.year}, month{dt.date.month}, day{dt.date.day}};
     const std::int64_t days = sys_days{ymd}.time_since_epoch().count();
-    const std::int64_t seconds = days * 86'400 + dt.time.hour * 3'600 + dt.time.minute * 60 +
-                                 dt.time.second - std::int64_t{dt.offset->minutes} * 60;
+    const std::int64_t seconds = days * 86'400 + std::int64_t{dt.time.hour} * 3'600 +
+                                 std::int64_t{dt.time.minute} * 60 + dt.time.second -
+                                 std::int64_t{dt.offset->minutes} * 60;
     return seconds * 1'000 + dt.time.nanosecond / 1'000'000;
 }
 

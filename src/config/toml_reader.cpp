@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <system_error>
+#include <utility>
 
 namespace tradingd::config::detail {
 
@@ -47,7 +48,7 @@ void problem_list::add(const toml::source_region& where, std::string_view key_pa
 
 table_reader::table_reader(const toml::table* table, std::string path, toml::source_region where,
                            problem_list& problems)
-    : table_(table), path_(std::move(path)), where_(where), problems_(&problems) {}
+    : table_(table), path_(std::move(path)), where_(std::move(where)), problems_(&problems) {}
 
 const toml::node* table_reader::take(std::string_view key, presence p) {
     known_.emplace(key);

@@ -20,7 +20,7 @@ namespace tradingd::config::detail {
 
 /// The problems found so far in one config file. Not thread-safe; lives for one parse.
 class problem_list {
-  public:
+public:
     explicit problem_list(std::string origin) : origin_(std::move(origin)) {}
 
     /// Records "origin[:line[:col]]: key_path: message" (the key path is left out when empty).
@@ -30,7 +30,7 @@ class problem_list {
     bool empty() const noexcept { return items_.empty(); }
     const std::vector<std::string>& items() const noexcept { return items_; }
 
-  private:
+private:
     std::string origin_;
     std::vector<std::string> items_;
 };
@@ -41,7 +41,7 @@ enum class presence { optional, required };
 /// were asked for so that the others can be reported as unknown keys: a typo such as
 /// `max_postion` must be an error, never silently ignored.
 class table_reader {
-  public:
+public:
     /// `table` may be null (the table is absent). `path` is the key path of the table ("" for the
     /// root, "daemon", "symbols[0].sim"); `where` locates it for "required key is missing".
     table_reader(const toml::table* table, std::string path, toml::source_region where,
@@ -69,7 +69,7 @@ class table_reader {
     const std::string& path() const noexcept { return path_; }
     problem_list& problems() noexcept { return *problems_; }
 
-  private:
+private:
     const toml::table* table_;
     std::string path_;
     toml::source_region where_;

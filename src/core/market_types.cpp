@@ -1,7 +1,7 @@
-#include <tradingd/core/market_types.hpp>
-
 #include <cmath>
 #include <cstring>
+
+#include <tradingd/core/market_types.hpp>
 
 namespace tradingd {
 
@@ -22,9 +22,9 @@ std::int64_t interval_ms(const char* text) noexcept {
     };
     static constexpr std::int64_t s = 1000, m = 60 * s, h = 60 * m, d = 24 * h;
     static constexpr entry table[] = {
-        {"1s", s},      {"1m", m},      {"3m", 3 * m},   {"5m", 5 * m}, {"15m", 15 * m},
-        {"30m", 30 * m}, {"1h", h},      {"2h", 2 * h},   {"4h", 4 * h}, {"6h", 6 * h},
-        {"8h", 8 * h},  {"12h", 12 * h}, {"1d", d},       {"3d", 3 * d}, {"1w", 7 * d},
+        {"1s", s},       {"1m", m},       {"3m", 3 * m}, {"5m", 5 * m}, {"15m", 15 * m},
+        {"30m", 30 * m}, {"1h", h},       {"2h", 2 * h}, {"4h", 4 * h}, {"6h", 6 * h},
+        {"8h", 8 * h},   {"12h", 12 * h}, {"1d", d},     {"3d", 3 * d}, {"1w", 7 * d},
     };
     if (text == nullptr) return 0;
     for (const auto& e : table) {

@@ -1,6 +1,6 @@
-#include <tradingd/core/scalar.hpp>
-
 #include <cstdio>
+
+#include <tradingd/core/scalar.hpp>
 
 namespace tradingd {
 

@@ -1,5 +1,3 @@
-#include <tradingd/engine/decision_log.hpp>
-
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -7,6 +5,9 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <system_error>
+
+#include <tradingd/engine/decision_log.hpp>
 
 namespace tradingd::engine {
 namespace {
@@ -61,7 +62,7 @@ decision_log_file::decision_log_file(const std::filesystem::path& path) : path_(
     file_ = std::fopen(path.c_str(), "ae");
     if (file_ == nullptr) {
         throw std::runtime_error("cannot open decision log '" + path.string() +
-                                 "': " + std::strerror(errno));
+                                 "': " + std::generic_category().message(errno));
     }
 }
 
@@ -78,7 +79,7 @@ void decision_log_file::write(const decision_record& r) noexcept {
             std::fflush(file_) != 0) {
             ++write_errors_;
             spdlog::error("decision log '{}': write failed: {}", path_.string(),
-                          std::strerror(errno));
+                          std::generic_category().message(errno));
         }
     } catch (const std::exception& e) {
         std::lock_guard lock(mutex_);

@@ -1,9 +1,9 @@
-#include <tradingd/engine/runner_core.hpp>
-
 #include <spdlog/spdlog.h>
 
 #include <exception>
 #include <utility>
+
+#include <tradingd/engine/runner_core.hpp>
 
 namespace tradingd::engine {
 
@@ -30,9 +30,12 @@ exec::paper_broker_config broker_config(const config::paper_config& p) {
 
 const char* function_for(phase p) noexcept {
     switch (p) {
-        case phase::idle: return "detect_opportunity";
-        case phase::analyzing: return "filter_commitment";
-        case phase::in_position: return "manage_position";
+        case phase::idle:
+            return "detect_opportunity";
+        case phase::analyzing:
+            return "filter_commitment";
+        case phase::in_position:
+            return "manage_position";
     }
     return "";
 }
@@ -70,8 +73,8 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
     binding.ctx = &machine_.ctx();
     binding.params = cfg_.params;
     binding.logger = log_;
-    auto loaded = lua::lua_strategy::load_file(cfg_.strategy_path, std::move(binding),
-                                               to_limits(sandbox));
+    auto loaded =
+        lua::lua_strategy::load_file(cfg_.strategy_path, std::move(binding), to_limits(sandbox));
     if (loaded) {
         strategy_ = std::move(loaded).value();
         log_->info("loaded strategy {}", script_name_);
@@ -143,10 +146,10 @@ void runner_core::call_strategy(const market_event& e) {
     const phase p = machine_.current();
     const lua::market_snapshot m{e.bar, true, e.bid, e.ask};
     ++calls_;
-    result<strategy::action> r = p == phase::idle        ? strategy_->detect_opportunity(m)
-                                 : p == phase::analyzing ? strategy_->filter_commitment(m)
-                                                         : strategy_->manage_position(
-                                                               m, *machine_.current_position());
+    result<strategy::action> r = p == phase::idle ? strategy_->detect_opportunity(m)
+                                 : p == phase::analyzing
+                                     ? strategy_->filter_commitment(m)
+                                     : strategy_->manage_position(m, *machine_.current_position());
     if (!r) {
         on_failure(e, function_for(p), r.error_message());
         return;
@@ -188,11 +191,11 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
     } else if (const auto* en = std::get_if<strategy::enter_position>(&a)) {
         enter(*en, e);
     } else if (const auto* x = std::get_if<strategy::exit_position>(&a)) {
-        const double price = machine_.current_position() &&
-                                     machine_.current_position()->direction ==
-                                         strategy::side::long_side
-                                 ? e.bid
-                                 : e.ask;
+        const double price =
+            machine_.current_position() &&
+                    machine_.current_position()->direction == strategy::side::long_side
+                ? e.bid
+                : e.ask;
         exit_position(e, x->reason.empty() ? "strategy exit" : x->reason, price);
     } else if (const auto* s = std::get_if<strategy::update_stop_loss>(&a)) {
         legal = machine_.set_stop_loss(s->price);
@@ -298,9 +301,10 @@ void runner_core::on_failure(const market_event& e, const char* function,
 void runner_core::suspend(timestamp_ms ts, const std::string& reason) {
     suspended_ = true;
     suspension_reason_ = reason;
-    log_->error("{}: strategy {} SUSPENDED ({}); no new entries; an open position stays protected "
-                "by its stop-loss/take-profit; fix the script to resume",
-                cfg_.symbol, script_name_, reason);
+    log_->error(
+        "{}: strategy {} SUSPENDED ({}); no new entries; an open position stays protected "
+        "by its stop-loss/take-profit; fix the script to resume",
+        cfg_.symbol, script_name_, reason);
     decision_record r = base_record(ts, "suspended", last_quote_.bid);
     r.reason = reason;
     decisions_.write(r);

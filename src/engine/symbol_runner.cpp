@@ -1,15 +1,19 @@
-#include <tradingd/engine/symbol_runner.hpp>
-
 #include <utility>
+
+#include <tradingd/engine/symbol_runner.hpp>
 
 namespace tradingd::engine {
 
 symbol_runner::symbol_runner(std::unique_ptr<runner_core> core, std::size_t queue_capacity)
     : core_(std::move(core)), queue_(queue_capacity) {}
 
-symbol_runner::~symbol_runner() { stop(); }
+symbol_runner::~symbol_runner() {
+    stop();
+}
 
-bool symbol_runner::push(const market_event& e) { return queue_.push(e); }
+bool symbol_runner::push(const market_event& e) {
+    return queue_.push(e);
+}
 
 void symbol_runner::start() {
     if (thread_.joinable()) return;

@@ -57,7 +57,7 @@ void check_params(const config::sim_feed_config& feed, const config::symbol_conf
 // Maps event time to wall time for speed > 0. The clock starts at the first live event, so
 // warm-up history (not paced) does not delay live trading.
 class pacer {
-  public:
+public:
     explicit pacer(double speed) noexcept : speed_(speed) {}
 
     /// Waits until event time `t` is due. Returns false when asked to stop while waiting.
@@ -82,7 +82,7 @@ class pacer {
         return true;
     }
 
-  private:
+private:
     double speed_;
     bool started_ = false;
     timestamp_ms first_event_ = 0;

@@ -1,8 +1,8 @@
-#include <tradingd/market/market_data_window.hpp>
-
 #include <algorithm>
 #include <cassert>
 #include <stdexcept>
+
+#include <tradingd/market/market_data_window.hpp>
 
 namespace tradingd::market {
 
@@ -51,14 +51,16 @@ bool market_data_window::closes(std::size_t n, std::vector<double>& out) const {
 std::optional<double> market_data_window::highest(std::size_t n) const noexcept {
     if (n == 0 || n > size_) return std::nullopt;
     double best = at(0).high;
-    for (std::size_t i = 1; i < n; ++i) best = std::max(best, at(i).high);
+    for (std::size_t i = 1; i < n; ++i)
+        best = std::max(best, at(i).high);
     return best;
 }
 
 std::optional<double> market_data_window::lowest(std::size_t n) const noexcept {
     if (n == 0 || n > size_) return std::nullopt;
     double best = at(0).low;
-    for (std::size_t i = 1; i < n; ++i) best = std::min(best, at(i).low);
+    for (std::size_t i = 1; i < n; ++i)
+        best = std::min(best, at(i).low);
     return best;
 }
 

@@ -17,9 +17,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <vector>
+
 #include <tradingd/engine/runner_core.hpp>
 #include <tradingd/feed/kline_file.hpp>
-#include <vector>
 
 extern "C" {
 #include <lauxlib.h>
@@ -57,7 +58,8 @@ public:
 };
 
 std::shared_ptr<spdlog::logger> quiet_logger() {
-    return std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+    return std::make_shared<spdlog::logger>("bench",
+                                            std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
 config::symbol_config sma_cross_symbol(std::size_t window) {
@@ -84,7 +86,8 @@ void BM_full_step(benchmark::State& state) {
         return;
     }
     const auto& cs = real_candles();
-    for (std::size_t i = 0; i < 1000; ++i) r.on_event(closed(cs[i], 0));  // warm: indicators exist
+    for (std::size_t i = 0; i < 1000; ++i)
+        r.on_event(closed(cs[i], 0));  // warm: indicators exist
     std::size_t i = 1000;
     std::int64_t shift = 0;
     for (auto _ : state) {
@@ -102,14 +105,16 @@ BENCHMARK(BM_full_step);
 // strategy call (runner step, window, protected call, result check).
 void BM_step_empty_script(benchmark::State& state) {
     null_decisions sink;
-    const fs::path dir = fs::temp_directory_path() / ("tradingd-bench-e-" + std::to_string(getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("tradingd-bench-e-" + std::to_string(getpid()));
     fs::create_directories(dir);
     std::ofstream(dir / "empty.lua") << "function detect_opportunity() return nil end\n"
                                         "function filter_commitment() return nil end\n"
                                         "function manage_position() return nil end\n";
     auto sym = sma_cross_symbol(1000);
     sym.strategy_path = dir / "empty.lua";
-    engine::runner_core r(sym, config::sandbox_config{}, config::paper_config{}, sink, quiet_logger());
+    engine::runner_core r(sym, config::sandbox_config{}, config::paper_config{}, sink,
+                          quiet_logger());
     const auto& cs = real_candles();
     std::size_t i = 0;
     std::int64_t shift = 0;
@@ -157,7 +162,8 @@ struct naive_vm {
         auto* vm = self(L);
         const auto n = static_cast<std::size_t>(luaL_checkinteger(L, 1));
         std::vector<double> closes;
-        for (const auto& c : vm->window) closes.push_back(c.close);
+        for (const auto& c : vm->window)
+            closes.push_back(c.close);
         if (closes.size() < n) return 0;
         std::vector<double> series(closes.size(), 0.0);  // sliding sum, O(window) like TA-Lib
         double sum = 0;
@@ -173,12 +179,14 @@ struct naive_vm {
         auto* vm = self(L);
         const auto n = static_cast<std::size_t>(luaL_checkinteger(L, 1));
         std::vector<double> lows;
-        for (const auto& c : vm->window) lows.push_back(c.low);
+        for (const auto& c : vm->window)
+            lows.push_back(c.low);
         if (lows.size() < n) return 0;
         std::vector<double> series(lows.size(), 0.0);
         for (std::size_t i = n - 1; i < lows.size(); ++i) {
             double lo = lows[i];
-            for (std::size_t j = i + 1 - n; j <= i; ++j) lo = std::min(lo, lows[j]);
+            for (std::size_t j = i + 1 - n; j <= i; ++j)
+                lo = std::min(lo, lows[j]);
             series[i] = lo;
         }
         lua_pushnumber(L, series.back());
@@ -191,9 +199,10 @@ struct naive_vm {
         lua_pushstring(L, "5m");
         lua_setfield(L, -2, "interval");
         const std::pair<const char*, double> fields[] = {
-            {"open", e.bar.open}, {"high", e.bar.high}, {"low", e.bar.low},
-            {"close", e.bar.close}, {"volume", e.bar.volume}, {"bid", e.bid},
-            {"ask", e.ask}, {"mid_price", (e.bid + e.ask) / 2}};
+            {"open", e.bar.open},     {"high", e.bar.high},
+            {"low", e.bar.low},       {"close", e.bar.close},
+            {"volume", e.bar.volume}, {"bid", e.bid},
+            {"ask", e.ask},           {"mid_price", (e.bid + e.ask) / 2}};
         for (const auto& [k, v] : fields) {
             lua_pushnumber(L, v);
             lua_setfield(L, -2, k);
@@ -231,9 +240,12 @@ struct naive_vm {
         if (lua_istable(L, -1)) {
             lua_getfield(L, -1, "action");
             const char* a = lua_tostring(L, -1);
-            if (phase == 0) phase = 1;
-            else if (phase == 1) phase = (a && a[0] == 'e') ? 2 : 0;
-            else if (a && a[1] == 'x') phase = 0;
+            if (phase == 0)
+                phase = 1;
+            else if (phase == 1)
+                phase = (a && a[0] == 'e') ? 2 : 0;
+            else if (a && a[1] == 'x')
+                phase = 0;
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
@@ -243,7 +255,8 @@ struct naive_vm {
 void BM_naive_step(benchmark::State& state) {
     naive_vm vm;
     const auto& cs = real_candles();
-    for (std::size_t i = 0; i < 1000; ++i) vm.step(closed(cs[i], 0));
+    for (std::size_t i = 0; i < 1000; ++i)
+        vm.step(closed(cs[i], 0));
     std::size_t i = 1000;
     for (auto _ : state) {
         if (i == cs.size()) i = 0;
@@ -326,11 +339,11 @@ void BM_memory_per_runner(benchmark::State& state) {
             runners.push_back(std::make_unique<engine::runner_core>(
                 sma_cross_symbol(1000), config::sandbox_config{}, config::paper_config{}, sink,
                 quiet_logger()));
-            for (std::size_t i = 0; i < 1200; ++i) runners.back()->on_event(closed(cs[i], 0));
+            for (std::size_t i = 0; i < 1200; ++i)
+                runners.back()->on_event(closed(cs[i], 0));
         }
         const std::size_t after = rss_bytes();
-        state.counters["rss_per_runner_KiB"] =
-            static_cast<double>(after - before) / n / 1024.0;
+        state.counters["rss_per_runner_KiB"] = static_cast<double>(after - before) / n / 1024.0;
         state.counters["lua_heap_per_runner_KiB"] =
             static_cast<double>(runners.front()->strategy()->stats().memory_used) / 1024.0;
     }
@@ -346,7 +359,8 @@ public:
             if (r.iterations <= 0 || r.run_type != Run::RT_Iteration) continue;
             // First repetition wins for RSS (later ones reuse freed memory).
             ns.emplace(r.benchmark_name(), r.GetAdjustedRealTime());  // ns (default unit)
-            for (const auto& [name, c] : r.counters) counters.emplace(name, c.value);
+            for (const auto& [name, c] : r.counters)
+                counters.emplace(name, c.value);
         }
     }
     std::map<std::string, double> ns;
@@ -366,17 +380,23 @@ int main(int argc, char** argv) {
     const double full = get("BM_full_step"), naive = get("BM_naive_step");
     const double quote_ns = get("BM_quote_auto_exit_check"), pcall = get("BM_bare_pcall");
     std::printf("\nsummary (this run):\n");
-    if (full > 0) std::printf("  full runner step per closed candle : %8.1f ns (target <= 1000 ns)\n", full);
+    if (full > 0)
+        std::printf("  full runner step per closed candle : %8.1f ns (target <= 1000 ns)\n", full);
     if (naive > 0) std::printf("  naive baseline per closed candle   : %8.1f ns\n", naive);
     if (full > 0 && naive > 0)
-        std::printf("  speed-up over naive baseline       : %8.1fx (target >= 20x)\n", naive / full);
-    if (quote_ns > 0) std::printf("  quote auto-exit path               : %8.1f ns (target <= 25 ns)\n", quote_ns);
+        std::printf("  speed-up over naive baseline       : %8.1fx (target >= 20x)\n",
+                    naive / full);
+    if (quote_ns > 0)
+        std::printf("  quote auto-exit path               : %8.1f ns (target <= 25 ns)\n",
+                    quote_ns);
     if (pcall > 0) std::printf("  bare lua_pcall                     : %8.1f ns\n", pcall);
     if (const double e = get("BM_step_empty_script"); e > 0)
         std::printf("  step with an empty script          : %8.1f ns\n", e);
     if (auto it = reporter.counters.find("rss_per_runner_KiB"); it != reporter.counters.end())
-        std::printf("  resident memory per runner         : %8.1f KiB (1000-candle window, sma_cross; "
-                    "target <= 2048 KiB)\n", it->second);
+        std::printf(
+            "  resident memory per runner         : %8.1f KiB (1000-candle window, sma_cross; "
+            "target <= 2048 KiB)\n",
+            it->second);
     if (auto it = reporter.counters.find("lua_heap_per_runner_KiB"); it != reporter.counters.end())
         std::printf("  of which the Lua VM heap           : %8.1f KiB\n", it->second);
     benchmark::Shutdown();

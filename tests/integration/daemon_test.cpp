@@ -35,7 +35,8 @@ struct sim_tree {
     std::vector<nlohmann::json> decisions() const {
         std::vector<nlohmann::json> out;
         std::istringstream in(read_file(decision_log()));
-        for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+        for (std::string line; std::getline(in, line);)
+            out.push_back(nlohmann::json::parse(line));
         return out;
     }
     std::size_t count(const std::string& event, const std::string& symbol = "") const {
@@ -60,20 +61,23 @@ TEST_CASE("daemon: dry run on config/sim.toml trades, logs decisions and exits 0
     const auto code = p.wait(std::chrono::seconds(20));
     const std::string out = read_file(tree.dir.path() / "out");
     const std::string err = read_file(tree.dir.path() / "err");
-    INFO("stdout:\n" << out << "\nstderr (tail):\n" << err.substr(err.size() > 4000 ? err.size() - 4000 : 0));
+    INFO("stdout:\n"
+         << out << "\nstderr (tail):\n"
+         << err.substr(err.size() > 4000 ? err.size() - 4000 : 0));
     CHECK(traded);
     REQUIRE(code.has_value());
     CHECK(*code == 0);
     // The summary names every symbol with its state, trades, P&L and errors.
-    for (const char* s : {"BTCUSDT", "ETHUSDT", "SOLUSDT"}) CHECK(out.find(s) != std::string::npos);
+    for (const char* s : {"BTCUSDT", "ETHUSDT", "SOLUSDT"})
+        CHECK(out.find(s) != std::string::npos);
     CHECK(out.find("realised_pnl") != std::string::npos);
-    CHECK(err.find("stopping (Terminated)") != std::string::npos);
+    CHECK(err.find("stopping (SIGTERM)") != std::string::npos);
     // Every decision-log line has the documented keys.
     const auto ds = tree.decisions();
     REQUIRE_FALSE(ds.empty());
     for (const auto& d : ds) {
-        for (const char* k : {"ts", "time", "symbol", "event", "state", "function", "action",
-                              "reason", "price"})
+        for (const char* k :
+             {"ts", "time", "symbol", "event", "state", "function", "action", "reason", "price"})
             REQUIRE_MESSAGE(d.contains(k), "missing " << k << " in " << d.dump());
     }
     CHECK(tree.count("call") > 0);
@@ -99,9 +103,8 @@ TEST_CASE("daemon: a broken script suspends its symbol; the other symbols keep t
                     tree.dir.path() / "err");
     const bool traded = tradingd::testing::wait_until(
         [&] {
-            return fs::exists(tree.decision_log()) && tree.count("fill", "BTCUSDT") +
-                                                              tree.count("fill", "ETHUSDT") >=
-                                                          2;
+            return fs::exists(tree.decision_log()) &&
+                   tree.count("fill", "BTCUSDT") + tree.count("fill", "ETHUSDT") >= 2;
         },
         std::chrono::seconds(30));
     p.signal(SIGINT);
@@ -182,15 +185,16 @@ TEST_CASE("daemon: a missing config file is a clear error") {
 TEST_CASE("daemon: indicators prints the engine's values for a Binance kline file") {
     temp_dir dir;
     const fs::path data = fs::path(TRADINGD_SHARED_DIR) / "binance-data" / "BTCUSDT-1h-2021-Q1.csv";
-    child_process p({TRADINGD_BINARY, "indicators", "--data", data.string(), "--spec",
-                     "sma(5),rsi(14)"},
-                    dir.path() / "out", dir.path() / "err");
+    child_process p(
+        {TRADINGD_BINARY, "indicators", "--data", data.string(), "--spec", "sma(5),rsi(14)"},
+        dir.path() / "out", dir.path() / "err");
     const auto code = p.wait(std::chrono::seconds(30));
     REQUIRE(code.has_value());
     CHECK(*code == 0);
     std::istringstream out(read_file(dir.path() / "out"));
     std::vector<std::string> lines;
-    for (std::string l; std::getline(out, l);) lines.push_back(l);
+    for (std::string l; std::getline(out, l);)
+        lines.push_back(l);
     REQUIRE(lines.size() == 2159);  // header + one row per input row
     CHECK(lines[0] == "open_time,sma_5,rsi_14");
     CHECK(lines[1] == "1609459200000,,");  // not ready yet

@@ -4,9 +4,10 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <test_support.hpp>
+#include <vector>
+
 #include <tradingd/engine/runner_core.hpp>
 #include <tradingd/feed/sim_feed.hpp>
-#include <vector>
 
 using namespace tradingd;
 using tradingd::testing::closed_event;
@@ -32,8 +33,8 @@ config::symbol_config example(const std::string& strategy, named_scalars params 
     config::symbol_config s;
     s.symbol = "TESTUSDT";
     s.strategy = strategy;
-    s.strategy_path = std::filesystem::path(TRADINGD_SOURCE_DIR) / "lua-strategies" /
-                      (strategy + ".lua");
+    s.strategy_path =
+        std::filesystem::path(TRADINGD_SOURCE_DIR) / "lua-strategies" / (strategy + ".lua");
     s.window = 500;
     s.quantity = 1;
     s.params = std::move(params);
@@ -57,10 +58,12 @@ struct harness {
 
 }  // namespace
 
-TEST_CASE("sma_cross: enters long when the fast SMA crosses above the slow one and exits on the "
-          "cross back") {
+TEST_CASE(
+    "sma_cross: enters long when the fast SMA crosses above the slow one and exits on the "
+    "cross back") {
     harness h(example("sma_cross", {{"fast", std::int64_t{3}}, {"slow", std::int64_t{8}}}));
-    for (int k = 0; k < 20; ++k) h.close_at(100 - k * 0.5);  // downtrend: fast below slow
+    for (int k = 0; k < 20; ++k)
+        h.close_at(100 - k * 0.5);  // downtrend: fast below slow
     CHECK(h.phase() == strategy::phase::idle);
     for (int k = 0; k < 30 && h.phase() != strategy::phase::in_position; ++k)
         h.close_at(90.5 + k * 1.0);  // uptrend: the cross happens, holds, entry
@@ -83,9 +86,11 @@ TEST_CASE("sma_cross: enters long when the fast SMA crosses above the slow one a
 }
 
 TEST_CASE("rsi_reversion: buys an oversold bounce and exits when the RSI is back at 50") {
-    harness h(example("rsi_reversion", {{"period", std::int64_t{5}}, {"atr_period", std::int64_t{5}}}));
+    harness h(
+        example("rsi_reversion", {{"period", std::int64_t{5}}, {"atr_period", std::int64_t{5}}}));
     double p = 100;
-    for (int k = 0; k < 10; ++k) h.close_bar(p, p + 0.6, p - 0.6, p + ((k % 2) ? 0.3 : -0.3));
+    for (int k = 0; k < 10; ++k)
+        h.close_bar(p, p + 0.6, p - 0.6, p + ((k % 2) ? 0.3 : -0.3));
     for (int k = 0; k < 6; ++k) {  // a sharp sell-off: RSI falls under 30 -> Analyzing
         h.close_bar(p, p + 0.2, p - 2.2, p - 2);
         p -= 2;
@@ -106,9 +111,11 @@ TEST_CASE("rsi_reversion: buys an oversold bounce and exits when the RSI is back
 }
 
 TEST_CASE("rsi_reversion: shorts an overbought market") {
-    harness h(example("rsi_reversion", {{"period", std::int64_t{5}}, {"atr_period", std::int64_t{5}}}));
+    harness h(
+        example("rsi_reversion", {{"period", std::int64_t{5}}, {"atr_period", std::int64_t{5}}}));
     double p = 100;
-    for (int k = 0; k < 10; ++k) h.close_bar(p, p + 0.6, p - 0.6, p + ((k % 2) ? 0.3 : -0.3));
+    for (int k = 0; k < 10; ++k)
+        h.close_bar(p, p + 0.6, p - 0.6, p + ((k % 2) ? 0.3 : -0.3));
     for (int k = 0; k < 6; ++k) {
         h.close_bar(p, p + 2.2, p - 0.2, p + 2);
         p += 2;
@@ -121,11 +128,13 @@ TEST_CASE("rsi_reversion: shorts an overbought market") {
     CHECK(h.runner.machine().current_position()->direction == strategy::side::short_side);
 }
 
-TEST_CASE("bollinger_breakout: a confirmed breakout above the upper band goes long; closing back "
-          "under the middle band exits") {
+TEST_CASE(
+    "bollinger_breakout: a confirmed breakout above the upper band goes long; closing back "
+    "under the middle band exits") {
     harness h(example("bollinger_breakout", {{"period", std::int64_t{10}}, {"k", 2.0}}));
-    for (int k = 0; k < 30; ++k) h.close_at(100 + ((k % 2) ? 0.5 : -0.5));  // a quiet range
-    h.close_at(104);  // close above the upper band
+    for (int k = 0; k < 30; ++k)
+        h.close_at(100 + ((k % 2) ? 0.5 : -0.5));  // a quiet range
+    h.close_at(104);                               // close above the upper band
     CHECK(h.phase() == strategy::phase::analyzing);
     h.close_at(107);  // and again: confirmed
     REQUIRE(h.phase() == strategy::phase::in_position);
@@ -134,14 +143,16 @@ TEST_CASE("bollinger_breakout: a confirmed breakout above the upper band goes lo
     CHECK(*pos.stop_loss < pos.entry_price);  // the middle band
     h.close_at(106);                          // still above the middle band
     CHECK(h.phase() == strategy::phase::in_position);
-    for (int k = 0; k < 10 && h.phase() == strategy::phase::in_position; ++k) h.close_at(103 - k);
+    for (int k = 0; k < 10 && h.phase() == strategy::phase::in_position; ++k)
+        h.close_at(103 - k);
     CHECK(h.phase() == strategy::phase::idle);
     CHECK(h.runner.summary().trades == 1);
 }
 
 TEST_CASE("bollinger_breakout: an unconfirmed breakout is cancelled") {
     harness h(example("bollinger_breakout", {{"period", std::int64_t{10}}, {"k", 2.0}}));
-    for (int k = 0; k < 30; ++k) h.close_at(100 + ((k % 2) ? 0.5 : -0.5));
+    for (int k = 0; k < 30; ++k)
+        h.close_at(100 + ((k % 2) ? 0.5 : -0.5));
     h.close_at(104);
     CHECK(h.phase() == strategy::phase::analyzing);
     h.close_at(100);  // back inside
@@ -164,7 +175,8 @@ TEST_CASE("examples: each strategy trades on the simulated feed, without a singl
         capture_sink sink;
         engine::runner_core r(sym, config::sandbox_config{}, config::paper_config{}, sink, nullptr);
         REQUIRE_FALSE(r.load_error());
-        for (int k = 0; k < 3000 * 21; ++k) r.on_event(gen.next());  // 3000 candles
+        for (int k = 0; k < 3000 * 21; ++k)
+            r.on_event(gen.next());  // 3000 candles
         const auto s = r.summary();
         CHECK(s.trades >= 3);
         CHECK(s.strategy_errors == 0);

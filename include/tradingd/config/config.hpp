@@ -20,10 +20,10 @@
 namespace tradingd::config {
 
 struct daemon_config {
-    std::string log_level = "info";  ///< trace, debug, info, warn, error, critical, off
-    std::filesystem::path state_dir;      ///< required
-    std::filesystem::path decision_log;   ///< default: <state_dir>/decisions.jsonl
-    std::filesystem::path strategies_dir; ///< required; `strategy = "x"` means <dir>/x.lua
+    std::string log_level = "info";        ///< trace, debug, info, warn, error, critical, off
+    std::filesystem::path state_dir;       ///< required
+    std::filesystem::path decision_log;    ///< default: <state_dir>/decisions.jsonl
+    std::filesystem::path strategies_dir;  ///< required; `strategy = "x"` means <dir>/x.lua
 };
 
 struct sim_feed_config {
@@ -31,8 +31,8 @@ struct sim_feed_config {
     /// Pace: 1 = real time, 60 = sixty times faster; 0 = as fast as possible
     /// (`speed = "max"` in TOML, or a number > 0).
     double speed = 1;
-    std::int32_t ticks_per_candle = 20;  ///< quotes per candle (>= 1)
-    std::int32_t warmup_candles = 0;     ///< history generated at start, not traded on
+    std::int32_t ticks_per_candle = 20;       ///< quotes per candle (>= 1)
+    std::int32_t warmup_candles = 0;          ///< history generated at start, not traded on
     timestamp_ms start_time = 1704067200000;  ///< first candle's open time (2024-01-01T00:00Z)
 };
 
@@ -50,8 +50,8 @@ struct sim_symbol_config {
 };
 
 struct symbol_config {
-    std::string symbol;       ///< e.g. "BTCUSDT" (upper case letters and digits)
-    std::string strategy;     ///< strategy name, e.g. "sma_cross"
+    std::string symbol;                   ///< e.g. "BTCUSDT" (upper case letters and digits)
+    std::string strategy;                 ///< strategy name, e.g. "sma_cross"
     std::filesystem::path strategy_path;  ///< <strategies_dir>/<strategy>.lua
     std::string interval = "1m";
     std::int64_t interval_ms = 60'000;
@@ -62,8 +62,8 @@ struct symbol_config {
 };
 
 struct paper_config {
-    double fee_bps = 10;       ///< taker fee, basis points of notional, >= 0
-    double slippage_bps = 0;   ///< adverse slippage on every fill, >= 0
+    double fee_bps = 10;      ///< taker fee, basis points of notional, >= 0
+    double slippage_bps = 0;  ///< adverse slippage on every fill, >= 0
     double starting_cash = 10'000;
 };
 

@@ -16,8 +16,8 @@ struct error {
 template <class T>
 class [[nodiscard]] result {
 public:
-    result(T value) : v_(std::move(value)) {}                    // NOLINT: implicit by design
-    result(error e) : v_(std::move(e)) {}                        // NOLINT: implicit by design
+    result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+    result(error e) : v_(std::move(e)) {}      // NOLINT: implicit by design
     bool ok() const noexcept { return v_.index() == 0; }
     explicit operator bool() const noexcept { return ok(); }
     T& value() & { return std::get<0>(v_); }

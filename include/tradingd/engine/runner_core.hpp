@@ -46,8 +46,8 @@ struct runner_summary {
     std::size_t trades = 0;
     double realized_pnl = 0;  ///< net of fees
     double fees = 0;
-    std::uint64_t events = 0;          ///< market events processed
-    std::uint64_t candles = 0;         ///< closed candles (excluding warm-up)
+    std::uint64_t events = 0;   ///< market events processed
+    std::uint64_t candles = 0;  ///< closed candles (excluding warm-up)
     std::uint64_t strategy_calls = 0;
     std::uint64_t strategy_errors = 0;
     std::uint64_t auto_exits = 0;

@@ -2,8 +2,8 @@
 // spsc_queue: a bounded single-producer / single-consumer queue with blocking hand-off.
 //
 // The producer (a feed thread) blocks while the queue is full, so no event is ever dropped (closed
-// candles must never be lost); the consumer (a runner thread) blocks while it is empty. Waiting uses
-// C++20 atomic wait/notify (a futex on Linux), not spinning: dev and CI machines have 2 shared
+// candles must never be lost); the consumer (a runner thread) blocks while it is empty. Waiting
+// uses C++20 atomic wait/notify (a futex on Linux), not spinning: dev and CI machines have 2 shared
 // cores. close() wakes both sides; after it, push() returns false and pop() drains what is left,
 // then returns false.
 //
@@ -66,7 +66,9 @@ public:
         tail_.notify_all();
     }
 
-    bool closed() const noexcept { return (head_.load(std::memory_order_acquire) & closed_bit) != 0; }
+    bool closed() const noexcept {
+        return (head_.load(std::memory_order_acquire) & closed_bit) != 0;
+    }
     std::size_t capacity() const noexcept { return slots_.size(); }
     /// Number of queued items (approximate while the other side is active).
     std::size_t size() const noexcept {

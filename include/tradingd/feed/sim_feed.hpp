@@ -28,7 +28,7 @@
 namespace tradingd::feed {
 
 class sim_generator {
-  public:
+public:
     /// Throws std::invalid_argument for unusable parameters (ticks_per_candle < 1, negative
     /// warm-up, interval_ms <= 0, start_price not finite and > 0, negative volatility, a spread
     /// not in [0, 20000) bps).
@@ -39,7 +39,7 @@ class sim_generator {
     /// Event time of the event next() will return.
     timestamp_ms peek_time() const noexcept;
 
-  private:
+private:
     enum class stage : std::uint8_t { quote, update, closed };
 
     market_event produce();  // computes the event that follows pending_
@@ -68,7 +68,7 @@ class sim_generator {
 };
 
 class sim_feed {
-  public:
+public:
     /// `sinks[i]` receives the events of `symbols[i]`; the sinks must outlive the feed. Throws
     /// std::invalid_argument when the sizes differ, a sink is null, speed is not finite and >= 0,
     /// or a symbol's parameters are unusable (see sim_generator).
@@ -86,7 +86,7 @@ class sim_feed {
     /// Events delivered so far (all symbols).
     std::uint64_t events_sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
 
-  private:
+private:
     void run();
     config::sim_feed_config feed_;
     std::vector<std::string> names_;  // symbol names, for logs

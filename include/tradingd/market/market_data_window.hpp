@@ -50,7 +50,8 @@ public:
     template <class F>
     void for_each_oldest_first(std::size_t n, F&& f) const {
         if (n > size_) n = size_;
-        for (std::size_t i = n; i-- > 0;) f(at(i));
+        for (std::size_t i = n; i-- > 0;)
+            f(at(i));
     }
 
 private:

@@ -40,9 +40,9 @@ struct closed_trade {
     double quantity = 0;
     double entry_price = 0;
     double exit_price = 0;
-    double fees = 0;        ///< entry + exit fees
-    double gross_pnl = 0;   ///< before fees
-    double net_pnl = 0;     ///< gross_pnl - fees
+    double fees = 0;       ///< entry + exit fees
+    double gross_pnl = 0;  ///< before fees
+    double net_pnl = 0;    ///< gross_pnl - fees
     timestamp_ms opened_at = 0;
     timestamp_ms closed_at = 0;
     std::string exit_reason;
@@ -62,8 +62,8 @@ public:
     bool open_position(const position& p, timestamp_ms ts, std::string_view reason);
     /// in_position -> idle at the given fill; returns the finished trade (also added to the
     /// realised totals).
-    std::optional<closed_trade> close_position(double exit_price, double exit_fee,
-                                               timestamp_ms ts, std::string_view reason);
+    std::optional<closed_trade> close_position(double exit_price, double exit_fee, timestamp_ms ts,
+                                               std::string_view reason);
     /// Stop/target changes while in position. Return false when not in position.
     bool set_stop_loss(std::optional<double> price) noexcept;
     bool set_take_profit(std::optional<double> price) noexcept;

@@ -1,5 +1,6 @@
 #include "action_validation.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdarg>
@@ -98,10 +99,12 @@ error make_error(const char* script, const char* fn, const char* fmt, ...)
 
 error make_error(const char* script, const char* fn, const char* fmt, ...) {
     message m;
-    const int head = std::snprintf(m.text, sizeof m.text, "%s: %s: ", script, fn);
-    std::va_list args;
+    int head = std::snprintf(m.text, sizeof m.text, "%s: %s: ", script, fn);
+    if (head < 0) head = 0;
+    const auto used = std::min(static_cast<std::size_t>(head), sizeof m.text - 1);
+    va_list args;  // not std::va_list: clang-analyzer 14 misreads va_start on the std:: alias
     va_start(args, fmt);
-    std::vsnprintf(m.text + head, sizeof m.text - static_cast<std::size_t>(head), fmt, args);
+    std::vsnprintf(m.text + used, sizeof m.text - used, fmt, args);
     va_end(args);
     return error{m.text};
 }

@@ -55,10 +55,11 @@ enum field : std::uint8_t {
 };
 
 constexpr const char* field_names[f_end] = {
-    "symbol",   "interval",    "open_time", "close_time",  "open",           "high",
-    "low",      "close",       "volume",    "bid",         "ask",            "mid_price",
-    "closed",   "side",        "quantity",  "entry_price", "stop_loss",      "take_profit",
-    "unrealized_pnl", "opened_at", "bars_held"};
+    "symbol",      "interval",  "open_time",   "close_time",     "open",
+    "high",        "low",       "close",       "volume",         "bid",
+    "ask",         "mid_price", "closed",      "side",           "quantity",
+    "entry_price", "stop_loss", "take_profit", "unrealized_pnl", "opened_at",
+    "bars_held"};
 
 // Interned field-name pointers of one VM, stored as a full userdata in the registry (upvalue 1 of
 // the __index functions). Trivially destructible: Lua frees it with the state.
@@ -92,22 +93,44 @@ void push_market_field(lua_State* L, const lua_strategy::impl& v, int f) {
         case f_interval:
             lua_pushlstring(L, v.binding.interval.data(), v.binding.interval.size());
             break;
-        case f_open_time: lua_pushinteger(L, m.bar.open_time); break;
-        case f_close_time: lua_pushinteger(L, m.bar.close_time); break;
-        case f_open: lua_pushnumber(L, m.bar.open); break;
-        case f_high: lua_pushnumber(L, m.bar.high); break;
-        case f_low: lua_pushnumber(L, m.bar.low); break;
-        case f_close: lua_pushnumber(L, m.bar.close); break;
-        case f_volume: lua_pushnumber(L, m.bar.volume); break;
-        case f_bid: lua_pushnumber(L, quote_of(m).bid); break;
-        case f_ask: lua_pushnumber(L, quote_of(m).ask); break;
+        case f_open_time:
+            lua_pushinteger(L, m.bar.open_time);
+            break;
+        case f_close_time:
+            lua_pushinteger(L, m.bar.close_time);
+            break;
+        case f_open:
+            lua_pushnumber(L, m.bar.open);
+            break;
+        case f_high:
+            lua_pushnumber(L, m.bar.high);
+            break;
+        case f_low:
+            lua_pushnumber(L, m.bar.low);
+            break;
+        case f_close:
+            lua_pushnumber(L, m.bar.close);
+            break;
+        case f_volume:
+            lua_pushnumber(L, m.bar.volume);
+            break;
+        case f_bid:
+            lua_pushnumber(L, quote_of(m).bid);
+            break;
+        case f_ask:
+            lua_pushnumber(L, quote_of(m).ask);
+            break;
         case f_mid_price: {
             const effective_quote q = quote_of(m);
             lua_pushnumber(L, (q.bid + q.ask) / 2);
             break;
         }
-        case f_closed: lua_pushboolean(L, m.closed ? 1 : 0); break;
-        default: lua_pushnil(L); break;
+        case f_closed:
+            lua_pushboolean(L, m.closed ? 1 : 0);
+            break;
+        default:
+            lua_pushnil(L);
+            break;
     }
 }
 
@@ -115,19 +138,35 @@ void push_market_field(lua_State* L, const lua_strategy::impl& v, int f) {
 void push_position_field(lua_State* L, const lua_strategy::impl& v, int f) {
     const position& p = *v.pos;
     switch (f) {
-        case f_side: lua_pushstring(L, side_name(p.direction)); break;
-        case f_quantity: lua_pushnumber(L, p.quantity); break;
-        case f_entry_price: lua_pushnumber(L, p.entry_price); break;
-        case f_stop_loss: push_optional(L, p.stop_loss); break;
-        case f_take_profit: push_optional(L, p.take_profit); break;
+        case f_side:
+            lua_pushstring(L, side_name(p.direction));
+            break;
+        case f_quantity:
+            lua_pushnumber(L, p.quantity);
+            break;
+        case f_entry_price:
+            lua_pushnumber(L, p.entry_price);
+            break;
+        case f_stop_loss:
+            push_optional(L, p.stop_loss);
+            break;
+        case f_take_profit:
+            push_optional(L, p.take_profit);
+            break;
         case f_unrealized_pnl: {
             const effective_quote q = quote_of(*v.market);
             lua_pushnumber(L, p.unrealized_pnl(q.bid, q.ask));
             break;
         }
-        case f_opened_at: lua_pushinteger(L, p.opened_at); break;
-        case f_bars_held: lua_pushinteger(L, p.bars_held); break;
-        default: lua_pushnil(L); break;
+        case f_opened_at:
+            lua_pushinteger(L, p.opened_at);
+            break;
+        case f_bars_held:
+            lua_pushinteger(L, p.bars_held);
+            break;
+        default:
+            lua_pushnil(L);
+            break;
     }
 }
 
@@ -329,8 +368,8 @@ int ctx_newindex(lua_State* L) {
     // Lua but persist as different types, hence the subtype check. Erasures always go through.
     lua_pushvalue(L, 2);
     lua_rawget(L, lua_upvalueindex(1));
-    const bool unchanged = lua_rawequal(L, -1, 3) != 0 &&
-                           lua_isinteger(L, -1) == lua_isinteger(L, 3);
+    const bool unchanged =
+        lua_rawequal(L, -1, 3) != 0 && lua_isinteger(L, -1) == lua_isinteger(L, 3);
     lua_pop(L, 1);
     if (unchanged && !erase) return 0;
     // Lua side first: if it raises (memory), the C++ mirror is left unchanged. Copies are set so

@@ -1,7 +1,7 @@
 #pragma once
 // api_tables: the host API a script sees: the `market` and `position` tables (created once;
-// read-only views that read the current call's snapshot on access), `ind` (indicator functions), `ctx` (persistent proxy), `params`
-// (read-only) and `log`/`print`.
+// read-only views that read the current call's snapshot on access), `ind` (indicator functions),
+// `ctx` (persistent proxy), `params` (read-only) and `log`/`print`.
 
 #include <lua.hpp>
 

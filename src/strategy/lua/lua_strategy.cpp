@@ -52,21 +52,16 @@ private:
     int top_;
 };
 
-// The call trampoline (run under lua_pcall): calls the entry point with the API tables (views of
-// v.market / v.pos, see api_tables.cpp) and returns its first result.
-int call_entry(lua_State* L) {
-    auto& v = vm_of(L);
+// Pushes the entry point and its arguments (the API tables) for a direct lua_pcall. Only raw,
+// non-allocating pushes: the caller made room with lua_checkstack. Returns the argument count.
+int push_entry_call(lua_State* L, const lua_strategy::impl& v) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.fn_ref[static_cast<std::size_t>(v.current)]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.market_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.ctx_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, v.ind_ref);
-    int nargs = 3;
-    if (v.current == entry::manage_position) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, v.position_ref);
-        nargs = 4;
-    }
-    lua_call(L, nargs, 1);
-    return 1;
+    if (v.current != entry::manage_position) return 3;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.position_ref);
+    return 4;
 }
 
 constexpr const char* required_functions[entry_count] = {"detect_opportunity", "filter_commitment",
@@ -356,8 +351,16 @@ result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, co
     v.pos = p;
     ++v.stats.calls;
     std::string err;
-    lua_pushcfunction(v.L, detail::call_entry);
-    last = detail::run_protected(v, 0, 1, detail::entry_name(e), err);
+    // The function and its arguments are pushed directly (no C trampoline: one frame less per
+    // call). lua_checkstack reports failure instead of raising, so it is safe here.
+    if (lua_checkstack(v.L, 8) == 0) {
+        last = failure_kind::memory_exceeded;
+        ++v.stats.failures;
+        ++v.stats.memory_aborts;
+        return error{v.name + ": " + detail::entry_name(e) + ": out of memory (Lua stack)"};
+    }
+    const int nargs = detail::push_entry_call(v.L, v);
+    last = detail::run_protected(v, nargs, 1, detail::entry_name(e), err);
     if (last == failure_kind::none) {
         last = failure_kind::invalid_return;  // unless the validator says otherwise
         result<action> r = validate(last);

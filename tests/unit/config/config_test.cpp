@@ -25,7 +25,7 @@ namespace {
 /// A fresh directory under the system temp dir, holding `strategies/` with dummy scripts and
 /// removed at the end of the test.
 class temp_dir {
-  public:
+public:
     temp_dir() {
         static std::atomic<int> counter{0};
         std::random_device rd;
@@ -52,7 +52,7 @@ class temp_dir {
         out << text;
     }
 
-  private:
+private:
     fs::path path_;
 };
 

@@ -3,9 +3,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <test_support.hpp>
+#include <vector>
+
 #include <tradingd/engine/runner_core.hpp>
 #include <tradingd/engine/symbol_runner.hpp>
-#include <vector>
 
 using namespace tradingd;
 using tradingd::testing::closed_event;
@@ -91,7 +92,7 @@ TEST_CASE("runner: closed candles drive Idle -> Analyzing -> InPosition with a p
     REQUIRE(r->machine().current() == strategy::phase::in_position);
     const auto& pos = *r->machine().current_position();
     CHECK(pos.entry_price == doctest::Approx(100.01));  // ask = close + spread/2
-    CHECK(pos.quantity == 1);                            // configured quantity
+    CHECK(pos.quantity == 1);                           // configured quantity
     CHECK(pos.entry_fee == doctest::Approx(100.01 * 1 * 10 / 1e4));
     const auto fills = f.sink.with_event("fill");
     REQUIRE(fills.size() == 1);
@@ -108,14 +109,16 @@ function detect_opportunity(m, ctx, ind) ctx.calls = (ctx.calls or 0) + 1 return
 function filter_commitment(m, ctx, ind) return nil end
 function manage_position(m, ctx, ind, p) return nil end
 )");
-    for (int i = 0; i < 50; ++i) r->on_event(quote_event(1000 + i, 99.9, 100.1));
+    for (int i = 0; i < 50; ++i)
+        r->on_event(quote_event(1000 + i, 99.9, 100.1));
     CHECK(r->summary().strategy_calls == 0);
     r->on_event(closed_event(make_candle(0, 100)));
     CHECK(r->summary().strategy_calls == 1);
     REQUIRE(r->machine().ctx().get("calls") != nullptr);
 }
 
-TEST_CASE("runner: a long exits on the first quote whose bid reaches the stop, filled at that bid") {
+TEST_CASE(
+    "runner: a long exits on the first quote whose bid reaches the stop, filled at that bid") {
     fixture f;
     auto r = f.runner(enter_long_script);
     r->on_event(closed_event(make_candle(0, 100)));
@@ -140,7 +143,8 @@ TEST_CASE("runner: a long exits on the first quote whose bid reaches the stop, f
     CHECK(r->summary().realized_pnl < 0);
 }
 
-TEST_CASE("runner: a short takes profit when the ask reaches the target, on a forming-candle update") {
+TEST_CASE(
+    "runner: a short takes profit when the ask reaches the target, on a forming-candle update") {
     fixture f;
     auto r = f.runner(enter_short_script);
     r->on_event(closed_event(make_candle(0, 100)));
@@ -165,7 +169,8 @@ function detect_opportunity(m, ctx, ind) ctx.sma = ind.sma(5) return nil end
 function filter_commitment(m, ctx, ind) return nil end
 function manage_position(m, ctx, ind, p) return nil end
 )");
-    for (int i = 0; i < 10; ++i) r->on_event(closed_event(make_candle(i, 100 + i), 0.02, true));
+    for (int i = 0; i < 10; ++i)
+        r->on_event(closed_event(make_candle(i, 100 + i), 0.02, true));
     CHECK(r->summary().strategy_calls == 0);
     CHECK(r->window().size() == 10);
     r->on_event(closed_event(make_candle(10, 110)));
@@ -186,7 +191,8 @@ function manage_position(m, ctx, ind, p) error("boom") end
     r->on_event(closed_event(make_candle(0, 100)));
     r->on_event(closed_event(make_candle(1, 100)));
     REQUIRE(r->machine().current() == strategy::phase::in_position);
-    for (int i = 2; i < 5; ++i) r->on_event(closed_event(make_candle(i, 100)));
+    for (int i = 2; i < 5; ++i)
+        r->on_event(closed_event(make_candle(i, 100)));
     CHECK(r->suspended());
     CHECK(r->summary().strategy_errors == 3);
     const auto errors = f.sink.with_event("error");
@@ -216,7 +222,8 @@ end
 function filter_commitment(m, ctx, ind) return nil end
 function manage_position(m, ctx, ind, p) return nil end
 )");
-    for (int i = 0; i < 20; ++i) r->on_event(closed_event(make_candle(i, 100)));
+    for (int i = 0; i < 20; ++i)
+        r->on_event(closed_event(make_candle(i, 100)));
     CHECK_FALSE(r->suspended());
     CHECK(r->summary().strategy_errors == 10);
 }

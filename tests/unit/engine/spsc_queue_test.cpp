@@ -1,8 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <thread>
-#include <tradingd/engine/spsc_queue.hpp>
 #include <vector>
+
+#include <tradingd/engine/spsc_queue.hpp>
 
 using tradingd::engine::spsc_queue;
 
@@ -12,13 +13,16 @@ TEST_CASE("spsc_queue: delivers every item in order across threads, blocking whe
     std::vector<int> got;
     got.reserve(n);
     std::thread consumer([&] {
-        while (auto v = q.pop()) got.push_back(*v);
+        while (auto v = q.pop())
+            got.push_back(*v);
     });
-    for (int i = 0; i < n; ++i) REQUIRE(q.push(i));
+    for (int i = 0; i < n; ++i)
+        REQUIRE(q.push(i));
     q.close();
     consumer.join();
     REQUIRE(got.size() == static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) REQUIRE(got[static_cast<std::size_t>(i)] == i);
+    for (int i = 0; i < n; ++i)
+        REQUIRE(got[static_cast<std::size_t>(i)] == i);
 }
 
 TEST_CASE("spsc_queue: close drains queued items, then pop ends and push fails") {

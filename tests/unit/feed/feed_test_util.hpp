@@ -37,7 +37,7 @@ inline config::symbol_config symbol_cfg(const std::string& name, std::int64_t in
 
 /// Keeps the first `limit` events, then reports itself closed.
 class recording_sink : public event_sink {
-  public:
+public:
     explicit recording_sink(std::size_t limit) : limit_(limit) {}
     bool push(const market_event& e) override {
         if (events.size() >= limit_) return false;
@@ -46,7 +46,7 @@ class recording_sink : public event_sink {
     }
     std::vector<market_event> events;
 
-  private:
+private:
     std::size_t limit_;
 };
 

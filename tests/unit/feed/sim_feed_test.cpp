@@ -25,7 +25,7 @@ struct delivery {
 
 /// Records every delivery, in delivery order, into a log shared by several sinks.
 class logging_sink : public event_sink {
-  public:
+public:
     logging_sink(std::uint32_t id, std::vector<delivery>& log, std::size_t limit)
         : id_(id), log_(log), limit_(limit) {}
     bool push(const market_event& e) override {
@@ -36,7 +36,7 @@ class logging_sink : public event_sink {
     }
     std::size_t accepted = 0;
 
-  private:
+private:
     std::uint32_t id_;
     std::vector<delivery>& log_;
     std::size_t limit_;
@@ -44,7 +44,7 @@ class logging_sink : public event_sink {
 
 /// Accepts everything, keeps only a count (for open-ended runs).
 class counting_sink : public event_sink {
-  public:
+public:
     bool push(const market_event&) override {
         count.fetch_add(1, std::memory_order_relaxed);
         return true;
@@ -55,7 +55,7 @@ class counting_sink : public event_sink {
 /// Accepts events until `span_ms` of event time has passed since the first one, noting the wall
 /// time of the first and last delivery.
 class span_sink : public event_sink {
-  public:
+public:
     explicit span_sink(timestamp_ms span_ms) : span_ms_(span_ms) {}
     bool push(const market_event& e) override {
         const auto now = steady_clock::now();
@@ -76,7 +76,7 @@ class span_sink : public event_sink {
     steady_clock::time_point first_wall{}, last_wall{};
     std::atomic<bool> closed{false};
 
-  private:
+private:
     timestamp_ms span_ms_;
     timestamp_ms first_ts_ = 0;
 };

@@ -39,23 +39,23 @@ namespace tradingd::strategy::lua {
 
 struct sandbox_limits {
     std::size_t memory_limit_bytes = std::size_t{64} << 20;  ///< per VM
-    std::uint64_t instruction_budget = 1'000'000;             ///< per call (and for load/on_init)
-    std::chrono::milliseconds time_limit{250};                ///< per call, wall clock
-    std::size_t max_script_bytes = std::size_t{1} << 20;      ///< larger files are refused
+    std::uint64_t instruction_budget = 1'000'000;            ///< per call (and for load/on_init)
+    std::chrono::milliseconds time_limit{250};               ///< per call, wall clock
+    std::size_t max_script_bytes = std::size_t{1} << 20;     ///< larger files are refused
 };
 
 /// What the runner hands the script on each call (`market` in Lua).
 struct market_snapshot {
-    candle bar{};         ///< the candle just closed (or the forming one)
-    bool closed = true;   ///< market.closed
+    candle bar{};        ///< the candle just closed (or the forming one)
+    bool closed = true;  ///< market.closed
     double bid = 0;
     double ask = 0;
 };
 
 /// Everything a strategy is bound to for its lifetime.
 struct strategy_binding {
-    std::string symbol;    ///< market.symbol
-    std::string interval;  ///< market.interval, e.g. "1m"
+    std::string symbol;                               ///< market.symbol
+    std::string interval;                             ///< market.interval, e.g. "1m"
     indicators::indicator_set* indicators = nullptr;  ///< backs `ind`
     context* ctx = nullptr;                           ///< backs `ctx`
     named_scalars params;                             ///< the read-only `params` global
@@ -64,10 +64,10 @@ struct strategy_binding {
 
 enum class failure_kind : std::uint8_t {
     none,
-    runtime_error,     ///< the script raised (or called error())
-    budget_exceeded,   ///< instruction budget or time limit
-    memory_exceeded,   ///< the VM hit its memory cap
-    invalid_return,    ///< returned something that is not one of the contract's forms
+    runtime_error,    ///< the script raised (or called error())
+    budget_exceeded,  ///< instruction budget or time limit
+    memory_exceeded,  ///< the VM hit its memory cap
+    invalid_return,   ///< returned something that is not one of the contract's forms
 };
 const char* failure_name(failure_kind k) noexcept;
 
