@@ -48,9 +48,9 @@ void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners)
         const engine::runner_summary s = r->core().summary();
         std::string status = s.suspended ? "SUSPENDED: " + s.suspension_reason : "ok";
         if (s.open_position) {
-            status += " (open " + std::string(strategy::side_name(s.open_position->direction)) +
-                      " " + std::to_string(s.open_position->quantity) + " @ " +
-                      std::to_string(s.open_position->entry_price) + ")";
+            status += fmt::format(" (open {} {:g} @ {:.10g})",
+                                  strategy::side_name(s.open_position->direction),
+                                  s.open_position->quantity, s.open_position->entry_price);
         }
         std::printf("%-10s %-24s %-10s %6zu %14.4f %10.4f %8llu %7llu  %s\n", s.symbol.c_str(),
                     s.script.c_str(), s.state, s.trades, s.realized_pnl, s.fees,
@@ -114,7 +114,7 @@ int run_daemon(const std::filesystem::path& config_path,
         "tradingd {} running: {} symbols, simulated feed (seed {}, speed {}), paper broker, "
         "decision log {}",
         config_path.string(), runners.size(), settings.feed.sim.seed,
-        settings.feed.sim.speed > 0 ? std::to_string(settings.feed.sim.speed) : "max",
+        settings.feed.sim.speed > 0 ? fmt::format("{:g}x", settings.feed.sim.speed) : "max",
         settings.daemon.decision_log.string());
 
     const int sig = wait_for_stop(signals, duration);

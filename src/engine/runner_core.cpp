@@ -40,16 +40,28 @@ const char* function_for(phase p) noexcept {
     return "";
 }
 
-// Writes a record to the decision log and mirrors it to the runner's spdlog logger.
+// Writes a record to the decision log and mirrors it, as one readable line, to the runner's
+// spdlog logger (the symbol is the logger's name).
 void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
     sink.write(r);
+    const std::string_view event = r.event;
     if (!r.message.empty()) {
-        log.warn("{} [{}] {}", r.event, r.state, r.message);
+        log.warn("{} [{}]: {}", r.event, r.state, r.message);
     } else if (r.to_state != nullptr) {
-        log.info("transition {} -> {}: {} @ {}", r.state, r.to_state, r.reason, r.price);
+        log.info("{} -> {}: {}", r.state, r.to_state, r.reason);
+    } else if (event == "fill") {
+        if (r.pnl) {
+            log.info("fill: {} {:.8g} @ {:.10g} (fee {:.6g}, trade net P&L {:.6g}): {}", r.side,
+                     r.quantity.value_or(0), r.price, r.fee.value_or(0), *r.pnl, r.reason);
+        } else {
+            log.info("fill: {} {:.8g} @ {:.10g} (fee {:.6g}): {}", r.side, r.quantity.value_or(0),
+                     r.price, r.fee.value_or(0), r.reason);
+        }
+    } else if (event == "auto_exit") {
+        log.info("auto-exit: {} hit at {:.10g}", r.reason, r.price);
     } else {
-        log.info("{} [{}] {}{}{} {} @ {}", r.event, r.state, r.function, *r.function ? " -> " : "",
-                 r.action, r.reason, r.price);
+        log.info("{} [{}] {} -> {}: {} (close {:.10g})", r.event, r.state, r.function, r.action,
+                 r.reason, r.price);
     }
 }
 
