@@ -125,12 +125,18 @@ std::string format_runtime_error(const std::string& name, const char* label, std
 failure_kind run_protected(lua_strategy::impl& v, int nargs, int nresults, const char* label,
                            std::string& err) {
     lua_State* L = v.L;
-    const int fn_index = lua_gettop(L) - nargs;
-    lua_pushcfunction(L, message_handler);
-    lua_insert(L, fn_index);
+    int status = LUA_OK;
     arm_budget(v);
-    const int status = lua_pcall(L, nargs, nresults, fn_index);
-    lua_remove(L, fn_index);
+    if (v.msgh_index != 0) {
+        // Loaded VM: the handler sits permanently at the bottom of the stack.
+        status = lua_pcall(L, nargs, nresults, v.msgh_index);
+    } else {
+        const int fn_index = lua_gettop(L) - nargs;
+        lua_pushcfunction(L, message_handler);
+        lua_insert(L, fn_index);
+        status = lua_pcall(L, nargs, nresults, fn_index);
+        lua_remove(L, fn_index);
+    }
     if (status == LUA_OK && !v.budget.exhausted) return failure_kind::none;
 
     failure_kind kind = failure_kind::runtime_error;
@@ -329,6 +335,11 @@ result<std::unique_ptr<lua_strategy>> lua_strategy::load_source(std::string_view
         if (err.empty()) err = resolve(*v);
     }
     if (!err.empty()) return error{std::move(err)};
+    // From now on every protected call uses this handler in place, instead of inserting one
+    // below each call and removing it afterwards (two stack rotations per call). Pushing a light
+    // C function never allocates.
+    lua_pushcfunction(v->L, detail::message_handler);
+    v->msgh_index = lua_gettop(v->L);
     sync_memory(*v);
     return std::unique_ptr<lua_strategy>(new lua_strategy(std::move(v)));
 }

@@ -85,6 +85,7 @@ struct lua_strategy::impl {
 
     // Registry references, created once by the sandbox setup.
     int env_ref = LUA_NOREF;
+    int msgh_index = 0;  ///< stack index of the message handler once loaded (0: not yet)
     int market_ref = LUA_NOREF;
     int position_ref = LUA_NOREF;
     int ind_ref = LUA_NOREF;
