@@ -132,6 +132,9 @@ void runner_core::on_event(const market_event& e) noexcept {
 }
 
 void runner_core::on_closed_candle(const market_event& e) {
+    if (wedged_ != nullptr && !suspended_ && wedged_->load(std::memory_order_acquire)) {
+        suspend(e.ts, "the runner was wedged (one event took longer than the watchdog's limit)");
+    }
     window_.push_closed(e.bar);
     indicators_.on_closed(e.bar);
     machine_.on_bar_closed();
@@ -223,6 +226,13 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
 }
 
 void runner_core::enter(const strategy::enter_position& a, const market_event& e) {
+    if (wedged_ != nullptr && wedged_->load(std::memory_order_acquire)) {
+        // The watchdog marked this runner wedged while this very call was running.
+        decision_record r = base_record(e.ts, "error", e.bar.close);
+        r.message = "entry refused: the runner is marked wedged";
+        note(decisions_, *log_, r);
+        return;
+    }
     const double qty = a.quantity.value_or(cfg_.quantity);
     const bool is_long = a.direction == strategy::side::long_side;
     auto f = broker_.market_order(is_long ? exec::order_side::buy : exec::order_side::sell, qty,

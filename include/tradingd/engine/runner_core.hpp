@@ -17,6 +17,7 @@
 //
 // Thread-safety: must only be used by one thread (its runner's). Never throws from on_event().
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -72,6 +73,12 @@ public:
     /// Processes one event. Never throws.
     void on_event(const market_event& e) noexcept;
 
+    /// Connects the wedge flag a watchdog sets from another thread when this runner spends too
+    /// long in one event (see engine/watchdog.hpp). Once the flag is seen set, the strategy is
+    /// suspended (no new entries; open positions stay protected by the auto-exit). The flag must
+    /// outlive the core. Call before the runner thread starts.
+    void attach_wedge_flag(const std::atomic<bool>* wedged) noexcept { wedged_ = wedged; }
+
     runner_summary summary() const;
     const std::optional<std::string>& load_error() const noexcept { return load_error_; }
     bool suspended() const noexcept { return suspended_; }
@@ -104,6 +111,7 @@ private:
     std::optional<std::string> load_error_;
     std::string script_name_;
 
+    const std::atomic<bool>* wedged_ = nullptr;
     quote last_quote_{};
     bool suspended_ = false;
     std::string suspension_reason_;
