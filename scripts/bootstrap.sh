@@ -22,6 +22,7 @@ packages=(
     libcli11-dev           # command line
     doctest-dev            # unit and integration tests
     libbenchmark-dev       # tests/bench
+    clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer + ASan/UBSan runtimes for clang
 )
 
 missing=()

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <tradingd/config/config.hpp>
 #include <tradingd/engine/decision_log.hpp>
 #include <tradingd/engine/symbol_runner.hpp>
+#include <tradingd/engine/watchdog.hpp>
 #include <tradingd/feed/sim_feed.hpp>
 
 namespace tradingd::cli {
@@ -47,6 +49,11 @@ void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners)
     for (auto& r : runners) {
         const engine::runner_summary s = r->core().summary();
         std::string status = s.suspended ? "SUSPENDED: " + s.suspension_reason : "ok";
+        if (r->wedged()) {
+            // Flagged by the watchdog; the core may not have seen the flag (no candle since).
+            status = s.suspended ? fmt::format("WEDGED; {}", status) : std::string("WEDGED");
+            if (r->dropped() > 0) status += fmt::format(" ({} events dropped)", r->dropped());
+        }
         if (s.open_position) {
             status += fmt::format(" (open {} {:g} @ {:.10g})",
                                   strategy::side_name(s.open_position->direction),
@@ -63,6 +70,20 @@ void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners)
             s.strategy_errors, s.auto_exits, status);
     }
     std::fflush(stdout);
+}
+
+/// Exit code when a runner stays stuck in one event past [sandbox] wedge_exit_after_ms
+/// (EX_SOFTWARE): a thread cannot be stopped safely, so the process ends and systemd
+/// (Restart=on-failure) starts a fresh one.
+constexpr int k_exit_wedged = 70;
+
+[[noreturn]] void exit_wedged(const std::string& reason) {
+    spdlog::critical("exiting with code {} so the service manager restarts the daemon: {}",
+                     k_exit_wedged, reason);
+    spdlog::shutdown();  // flushes every logger; the decision log is flushed line by line
+    std::fflush(nullptr);
+    // No destructors or atexit handlers: they would join the stuck runner thread and hang.
+    std::_Exit(k_exit_wedged);
 }
 
 }  // namespace
@@ -107,6 +128,11 @@ int run_daemon(const std::filesystem::path& config_path,
         sinks.push_back(runners.back().get());
     }
     feed::sim_feed feed(settings.feed.sim, settings.symbols, sinks);
+    // Declared after the runners so it is destroyed first; it keeps watching during shutdown,
+    // when stopping a stuck runner would otherwise hang until systemd's stop timeout.
+    engine::watchdog watchdog(engine::to_watchdog_limits(settings.sandbox), &exit_wedged);
+    for (auto& r : runners)
+        watchdog.watch(*r);
     for (auto& r : runners)
         r->start();
     feed.start();
@@ -124,6 +150,7 @@ int run_daemon(const std::filesystem::path& config_path,
     feed.stop();
     for (auto& r : runners)
         r->stop();
+    watchdog.stop();
     print_summary(runners);
     spdlog::info("stopped cleanly");
     return 0;

@@ -235,12 +235,54 @@ paper_config parse_paper(table_reader t) {
     return p;
 }
 
+/// A key read with read_integer_as: whether it was given, and whether its value is usable (a
+/// valid value, or the default when absent). Cross-field checks only look at usable values.
+struct integer_key {
+    const char* name;
+    bool given = false;
+    bool usable = true;
+};
+
+template <typename Int>
+integer_key read_checked(table_reader& t, const char* key, integer_range range, Int& out) {
+    const bool stored = read_integer_as(t, key, range, out);
+    const bool given = t.take(key) != nullptr;
+    return {key, given, stored || !given};
+}
+
+/// `low` must be strictly less than `high`. The problem is reported at the key the user wrote
+/// (the higher one if both were written), naming the other key's value and where it comes from.
+void check_less(table_reader& t, const integer_key& low, std::int64_t low_value,
+                const integer_key& high, std::int64_t high_value, std::string_view why) {
+    if (!low.usable || !high.usable || low_value < high_value) return;
+    if (!low.given && !high.given) return;  // defaults are consistent by construction
+    if (high.given) {
+        t.report(*t.take(high.name), high.name,
+                 "value " + std::to_string(high_value) + " must be greater than " + low.name +
+                     " (" + std::to_string(low_value) + (low.given ? "" : " by default") +
+                     "): " + std::string(why));
+    } else {
+        t.report(*t.take(low.name), low.name,
+                 "value " + std::to_string(low_value) + " must be less than " + high.name + " (" +
+                     std::to_string(high_value) + " by default): " + std::string(why));
+    }
+}
+
 sandbox_config parse_sandbox(table_reader t) {
     sandbox_config s;
     read_integer_as(t, "memory_limit_mb", {1, 4'096}, s.memory_limit_mb);
     read_integer_as(t, "instruction_budget", {1'000, 10'000'000'000}, s.instruction_budget);
-    read_integer_as(t, "time_limit_ms", {1, 60'000}, s.time_limit_ms);
+    const auto time_limit = read_checked(t, "time_limit_ms", {1, 60'000}, s.time_limit_ms);
     read_integer_as(t, "max_consecutive_failures", {1, 1'000}, s.max_consecutive_failures);
+    const auto wedge = read_checked(t, "wedge_after_ms", {10, 600'000}, s.wedge_after_ms);
+    const auto exit_after =
+        read_checked(t, "wedge_exit_after_ms", {10, 3'600'000}, s.wedge_exit_after_ms);
+    // Deadlines in escalating order: the Lua hook stops a slow script first, the watchdog only
+    // catches what it cannot (a stuck C function), and exiting is the very last step.
+    check_less(t, time_limit, s.time_limit_ms, wedge, s.wedge_after_ms,
+               "the Lua time limit must stop a slow script before the watchdog steps in");
+    check_less(t, wedge, s.wedge_after_ms, exit_after, s.wedge_exit_after_ms,
+               "the runner is marked wedged before the daemon gives up on it");
     t.reject_unknown_keys();
     return s;
 }

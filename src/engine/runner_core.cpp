@@ -69,7 +69,8 @@ void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
 
 runner_core::runner_core(const config::symbol_config& symbol, const config::sandbox_config& sandbox,
                          const config::paper_config& paper, decision_sink& decisions,
-                         std::shared_ptr<spdlog::logger> logger)
+                         std::shared_ptr<spdlog::logger> logger,
+                         const strategy::lua::sandbox_limits* limits_override)
     : cfg_(symbol),
       max_failures_(sandbox.max_consecutive_failures),
       decisions_(decisions),
@@ -77,7 +78,9 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
       window_(symbol.window),
       indicators_(window_),
       broker_(broker_config(paper)),
-      script_name_(symbol.strategy_path.filename().string()) {
+      script_name_(symbol.strategy_path.filename().string()),
+      sandbox_(sandbox) {
+    if (limits_override != nullptr) limits_override_ = *limits_override;
     lua::strategy_binding binding;
     binding.symbol = cfg_.symbol;
     binding.interval = cfg_.interval;
@@ -85,8 +88,7 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
     binding.ctx = &machine_.ctx();
     binding.params = cfg_.params;
     binding.logger = log_;
-    auto loaded =
-        lua::lua_strategy::load_file(cfg_.strategy_path, std::move(binding), to_limits(sandbox));
+    auto loaded = lua::lua_strategy::load_file(cfg_.strategy_path, std::move(binding), limits());
     if (loaded) {
         strategy_ = std::move(loaded).value();
         log_->info("loaded strategy {}", script_name_);
@@ -103,6 +105,54 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
 }
 
 runner_core::~runner_core() = default;
+
+strategy::lua::sandbox_limits runner_core::limits() const {
+    return limits_override_ ? *limits_override_ : to_limits(sandbox_);
+}
+
+result<bool> runner_core::reload(const std::filesystem::path& path) {
+    // The new version's top level and on_init may write ctx: give it a copy, so a version that
+    // fails half-way leaves the running ctx exactly as it was.
+    strategy::context scratch = machine_.ctx();
+    lua::strategy_binding binding;
+    binding.symbol = cfg_.symbol;
+    binding.interval = cfg_.interval;
+    binding.indicators = &indicators_;
+    binding.ctx = &scratch;
+    binding.params = cfg_.params;
+    binding.logger = log_;
+    auto loaded = lua::lua_strategy::load_file(path, std::move(binding), limits());
+    const std::string name = path.filename().string();
+    if (!loaded) {
+        reload_error_ = loaded.error_message();
+        log_->error("reload of {} refused: {}; {} keeps running", name, *reload_error_,
+                    strategy_ ? script_name_ : std::string("no strategy"));
+        decision_record r = base_record(last_quote_.ts, "reload_failed", last_quote_.bid);
+        r.message = *reload_error_;
+        decisions_.write(r);
+        return error{*reload_error_};
+    }
+    machine_.ctx() = std::move(scratch);
+    loaded.value()->rebind_context(&machine_.ctx());
+    strategy_ = std::move(loaded).value();
+    script_name_ = name;
+    cfg_.strategy_path = path;
+    reload_error_.reset();
+    load_error_.reset();
+    const bool was_suspended = suspended_;
+    const bool wedged = wedged_ != nullptr && wedged_->load(std::memory_order_acquire);
+    if (!wedged) {
+        suspended_ = false;
+        suspension_reason_.clear();
+    }
+    consecutive_failures_ = 0;
+    log_->info("reloaded strategy {}{}", name,
+               was_suspended && !suspended_ ? " (suspension lifted)" : "");
+    decision_record r = base_record(last_quote_.ts, "reloaded", last_quote_.bid);
+    r.reason = name;
+    decisions_.write(r);
+    return true;
+}
 
 void runner_core::on_event(const market_event& e) noexcept {
     ++events_;

@@ -4,6 +4,8 @@
 //
 // full step    runner_core::on_event(closed candle): window push, indicators, one Lua call of
 //              lua-strategies/sma_cross.lua (sandboxed: hook, allocator cap), state machine.
+// unhardened   the same without the count hook and pattern guards (sandbox_limits::hardening):
+//              the sandbox's overhead, printed as a percentage.
 // naive        the same script in a plain Lua VM, with indicators recomputed over the window on
 //              every call and fresh market/ind tables built for every call.
 // quote        runner_core::on_event(quote) while in position: the auto-exit check path.
@@ -77,10 +79,10 @@ config::symbol_config sma_cross_symbol(std::size_t window) {
 
 // ---- full runner step -------------------------------------------------------------------------
 
-void BM_full_step(benchmark::State& state) {
+void run_full_step(benchmark::State& state, const strategy::lua::sandbox_limits* limits) {
     null_decisions sink;
     engine::runner_core r(sma_cross_symbol(1000), config::sandbox_config{}, config::paper_config{},
-                          sink, quiet_logger());
+                          sink, quiet_logger(), limits);
     if (r.load_error()) {
         state.SkipWithError(r.load_error()->c_str());
         return;
@@ -99,7 +101,20 @@ void BM_full_step(benchmark::State& state) {
     }
     state.counters["trades"] = static_cast<double>(r.summary().trades);
 }
+
+void BM_full_step(benchmark::State& state) {
+    run_full_step(state, nullptr);
+}
 BENCHMARK(BM_full_step);
+
+// The same step without the sandbox's CPU defences (no count hook, no pattern guards): the
+// difference to BM_full_step is what the hardening costs. Never a configuration for real use.
+void BM_full_step_unhardened(benchmark::State& state) {
+    strategy::lua::sandbox_limits limits = engine::to_limits(config::sandbox_config{});
+    limits.hardening = false;
+    run_full_step(state, &limits);
+}
+BENCHMARK(BM_full_step_unhardened);
 
 // The same step with a script that returns nil without reading anything: the fixed cost of a
 // strategy call (runner step, window, protected call, result check).
@@ -382,6 +397,11 @@ int main(int argc, char** argv) {
     std::printf("\nsummary (this run):\n");
     if (full > 0)
         std::printf("  full runner step per closed candle : %8.1f ns (target <= 1000 ns)\n", full);
+    if (const double bare = get("BM_full_step_unhardened"); full > 0 && bare > 0) {
+        std::printf("  same step without hardening        : %8.1f ns\n", bare);
+        std::printf("  sandbox overhead                   : %8.1f%% (target <= 15%%)\n",
+                    (full - bare) / bare * 100.0);
+    }
     if (naive > 0) std::printf("  naive baseline per closed candle   : %8.1f ns\n", naive);
     if (full > 0 && naive > 0)
         std::printf("  speed-up over naive baseline       : %8.1fx (target >= 20x)\n",

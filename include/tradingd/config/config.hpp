@@ -72,6 +72,12 @@ struct sandbox_config {
     std::uint64_t instruction_budget = 1'000'000;
     std::int64_t time_limit_ms = 250;
     std::int32_t max_consecutive_failures = 5;  ///< then the strategy is suspended
+    /// One event (one callback, including C functions the hook cannot interrupt) running this
+    /// long marks the runner wedged: entries blocked, strategy suspended. > time_limit_ms.
+    std::int64_t wedge_after_ms = 2'000;
+    /// Still in that event after this long: the daemon exits (code 70) so systemd restarts it.
+    /// > wedge_after_ms.
+    std::int64_t wedge_exit_after_ms = 15'000;
 };
 
 struct engine_config {

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,9 +64,12 @@ class runner_core {
 public:
     /// Loads the symbol's script. A load failure is not fatal: it is logged, recorded in the
     /// decision log and the runner starts suspended (see load_error()).
+    /// `limits_override` (benchmarks only: e.g. hardening = false to measure the sandbox's cost)
+    /// replaces to_limits(sandbox) for every load and reload of this runner.
     runner_core(const config::symbol_config& symbol, const config::sandbox_config& sandbox,
                 const config::paper_config& paper, decision_sink& decisions,
-                std::shared_ptr<spdlog::logger> logger);
+                std::shared_ptr<spdlog::logger> logger,
+                const strategy::lua::sandbox_limits* limits_override = nullptr);
     ~runner_core();
     runner_core(const runner_core&) = delete;
     runner_core& operator=(const runner_core&) = delete;
@@ -79,6 +83,17 @@ public:
     /// outlive the core. Call before the runner thread starts.
     void attach_wedge_flag(const std::atomic<bool>* wedged) noexcept { wedged_ = wedged; }
 
+    /// Replaces the strategy with the script at `path`, keeping the state machine, position,
+    /// stop-loss/take-profit and ctx. The new version is compiled in a fresh VM and runs its top
+    /// level and on_init against a scratch copy of ctx; only if all of that succeeds are the
+    /// copy and the new VM swapped in (all-or-nothing; a suspended strategy resumes). On failure
+    /// the running version stays, untouched, and the error ("<file>:<line>: <message>") is
+    /// logged, written to the decision log ("reload_failed") and returned. Runs on the runner's
+    /// thread, between two events.
+    result<bool> reload(const std::filesystem::path& path);
+    /// The last failed reload's error, until a reload succeeds.
+    const std::optional<std::string>& reload_error() const noexcept { return reload_error_; }
+
     runner_summary summary() const;
     const std::optional<std::string>& load_error() const noexcept { return load_error_; }
     bool suspended() const noexcept { return suspended_; }
@@ -88,6 +103,7 @@ public:
     const strategy::lua::lua_strategy* strategy() const noexcept { return strategy_.get(); }
 
 private:
+    strategy::lua::sandbox_limits limits() const;
     void on_closed_candle(const market_event& e);
     void on_price_update(const market_event& e);
     void check_auto_exit(const market_event& e);
@@ -109,7 +125,10 @@ private:
     exec::paper_broker broker_;
     std::unique_ptr<strategy::lua::lua_strategy> strategy_;
     std::optional<std::string> load_error_;
+    std::optional<std::string> reload_error_;
     std::string script_name_;
+    config::sandbox_config sandbox_;
+    std::optional<strategy::lua::sandbox_limits> limits_override_;
 
     const std::atomic<bool>* wedged_ = nullptr;
     quote last_quote_{};

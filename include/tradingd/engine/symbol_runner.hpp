@@ -2,15 +2,26 @@
 // symbol_runner: one runner_core on its own thread, fed through a bounded SPSC queue.
 //
 // The feed thread calls push() (it blocks while the queue is full: closed candles are never
-// dropped). The runner thread pops events and calls runner_core::on_event; it is the only thread
-// that touches the core while running. stop() closes the queue, lets the thread drain what was
-// already queued, and joins; after that the core may be read from the stopping thread.
+// dropped, with one exception below). The runner thread pops events and calls
+// runner_core::on_event; it is the only thread that touches the core while running. stop() closes
+// the queue, lets the thread drain what was already queued, and joins; after that the core may be
+// read from the stopping thread.
 //
-// Thread-safety: push() from one producer thread; start()/stop()/core() from the owning thread.
+// Wedge support (see engine/watchdog.hpp): the runner publishes, lock-free, when it started the
+// event it is processing (busy_since_ns) and owns the `wedged` flag a watchdog sets. The flag is
+// attached to the core, which then suspends the strategy and refuses entries. Once wedged, the
+// flag stays set for the life of the runner. While the runner is wedged and its queue is full,
+// push() drops the event (counted in dropped()) instead of blocking, so one stuck symbol cannot
+// hold up the feed thread, and with it every other symbol. A wedged runner never trades again;
+// what it still does (auto-exits on later quotes) does not need the events it missed.
+//
+// Thread-safety: push() from one producer thread; start()/stop()/core() from the owning thread;
+// symbol(), processed(), busy_since_ns(), wedged(), mark_wedged() and dropped() from any thread.
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include <tradingd/core/event_sink.hpp>
@@ -28,17 +39,37 @@ public:
 
     bool push(const market_event& e) override;
     void start();
-    /// Closes the queue, drains it and joins the thread. Idempotent.
+    /// Closes the queue, drains it and joins the thread. Idempotent. Blocks for as long as the
+    /// runner is stuck in an event (the watchdog's exit deadline bounds that in the daemon).
     void stop();
     /// The core; only valid to use while the runner is not running (before start / after stop).
     runner_core& core() noexcept { return *core_; }
-    std::uint64_t processed() const noexcept { return processed_.load(std::memory_order_relaxed); }
+    const std::string& symbol() const noexcept { return symbol_; }
+    std::uint64_t processed() const noexcept { return processed_.load(std::memory_order_acquire); }
+
+    /// steady_clock time (ns since its epoch) at which the event being processed started; 0 while
+    /// the runner waits for an event.
+    std::int64_t busy_since_ns() const noexcept {
+        return busy_since_ns_.load(std::memory_order_acquire);
+    }
+    bool wedged() const noexcept { return wedged_.load(std::memory_order_acquire); }
+    /// Sets the wedged flag (the watchdog's call). It is never cleared.
+    void mark_wedged() noexcept { wedged_.store(true, std::memory_order_release); }
+    /// Events dropped because the runner was wedged with a full queue.
+    std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
 private:
     void run();
+    /// The runner has been inside one event for longer than a normal event ever takes.
+    bool stalled() const noexcept;
+
     std::unique_ptr<runner_core> core_;
+    std::string symbol_;
     spsc_queue<market_event> queue_;
     std::atomic<std::uint64_t> processed_{0};
+    std::atomic<std::int64_t> busy_since_ns_{0};
+    std::atomic<bool> wedged_{false};
+    std::atomic<std::uint64_t> dropped_{0};
     std::thread thread_;
 };
 

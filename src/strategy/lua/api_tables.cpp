@@ -487,8 +487,10 @@ void create_ind(lua_State* L, lua_strategy::impl& v) {
 // log / print
 
 // log.<level>(...) and print(...): upvalue 1 is the log_level as an integer. Arguments go
-// through tostring (their __tostring may run script code) and are joined by spaces.
+// through tostring (their __tostring may run script code) and are joined by spaces. The rate
+// limit is asked first, so a dropped line costs no formatting (nor its __tostring calls).
 int log_function(lua_State* L) {
+    if (!log_allowed(vm_of(L))) return 0;
     const auto level = static_cast<log_level>(lua_tointeger(L, lua_upvalueindex(1)));
     const int n = lua_gettop(L);
     luaL_Buffer b;

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -86,6 +88,74 @@ void emit_log(const lua_strategy::impl& v, log_level level, const char* text,
     } catch (...) {
         std::fprintf(stderr, "tradingd: %s: %.*s\n", v.name.c_str(), static_cast<int>(len), text);
     }
+}
+
+namespace {
+
+// Adds the tokens earned since the last refill (the bucket starts full).
+void refill(log_limiter& b, std::chrono::steady_clock::time_point now) noexcept {
+    if (b.last == std::chrono::steady_clock::time_point{}) {
+        b.tokens = b.burst;
+    } else {
+        const std::chrono::duration<double> dt = now - b.last;
+        b.tokens = std::min(b.burst, b.tokens + dt.count() * b.rate);
+    }
+    b.last = now;
+}
+
+void write_notice(lua_strategy::impl& v) noexcept {
+    auto& b = v.log_limit;
+    char text[160];
+    const int n =
+        std::snprintf(text, sizeof text, "%llu log lines suppressed (limit %g lines/s, burst %g)",
+                      static_cast<unsigned long long>(b.suppressed), b.rate, b.burst);
+    b.suppressed = 0;
+    emit_log(v, log_level::warn, text, static_cast<std::size_t>(std::max(n, 0)));
+}
+
+}  // namespace
+
+bool log_allowed(lua_strategy::impl& v) noexcept {
+    auto& b = v.log_limit;
+    refill(b, std::chrono::steady_clock::now());
+    if (b.tokens < 1) {
+        ++b.suppressed;
+        ++v.stats.log_lines_suppressed;
+        return false;
+    }
+    b.tokens -= 1;
+    return true;
+}
+
+// The notice is written only between calls: inside a flood a token frees up every 1/rate
+// seconds, and a notice before each such line would itself be a flood.
+void flush_log_notice(lua_strategy::impl& v) noexcept {
+    auto& b = v.log_limit;
+    if (b.suppressed == 0) return;
+    refill(b, std::chrono::steady_clock::now());
+    if (b.tokens >= 1) write_notice(v);  // the notice itself is free: it ends the flood
+}
+
+void security_note(lua_strategy::impl& v, const char* what) noexcept {
+    ++v.stats.security_refusals;
+    if (!log_allowed(v)) return;
+    char text[192];
+    const int n = std::snprintf(text, sizeof text, "security: %s refused", what);
+    emit_log(v, log_level::warn, text,
+             std::min(static_cast<std::size_t>(std::max(n, 0)), sizeof text - 1));
+}
+
+void warn_function(void* ud, const char* msg, int tocont) noexcept {
+    auto& v = *static_cast<lua_strategy::impl*>(ud);
+    if (v.warn_len == 0 && tocont == 0 && msg[0] == '@') return;  // control message
+    const std::size_t room = sizeof v.warn_text - v.warn_len;
+    const std::size_t n = std::min(std::strlen(msg), room);
+    std::memcpy(v.warn_text + v.warn_len, msg, n);
+    v.warn_len += n;
+    if (tocont != 0) return;
+    const std::size_t len = v.warn_len;
+    v.warn_len = 0;
+    if (log_allowed(v)) emit_log(v, log_level::warn, v.warn_text, len);
 }
 
 }  // namespace tradingd::strategy::lua::detail

@@ -46,8 +46,26 @@ bool query_indicator(indicators::indicator_set& set, indicator_query& q, char* e
 
 enum class log_level : std::uint8_t { debug, info, warn, error };
 
-/// Writes "<script>: <text>" to the strategy's logger. Never fails (falls back to stderr).
+/// Writes "<script>: <text>" to the strategy's logger, bypassing the rate limit. Never fails
+/// (falls back to stderr).
 void emit_log(const lua_strategy::impl& v, log_level level, const char* text,
               std::size_t len) noexcept;
+
+/// The log rate limit (sandbox_limits::log_lines_per_second / log_burst), asked before a line is
+/// even formatted. True: write the line (one token spent). False: drop it (counted).
+bool log_allowed(lua_strategy::impl& v) noexcept;
+
+/// After a call: once the bucket has refilled (the flood is over), writes a single
+/// "N log lines suppressed" notice for every line dropped since the last notice, whether or not
+/// the script logs again. Reads the clock only when lines were dropped.
+void flush_log_notice(lua_strategy::impl& v) noexcept;
+
+/// A refused escape attempt: counts it and writes "<script>: security: <what> refused" at warn
+/// level (rate-limited like every other line).
+void security_note(lua_strategy::impl& v, const char* what) noexcept;
+
+/// lua_WarnFunction with `ud` = the impl: assembles warn() pieces and writes the message at warn
+/// level through the rate limit. Control messages ("@on", "@off") are ignored.
+void warn_function(void* ud, const char* msg, int tocont) noexcept;
 
 }  // namespace tradingd::strategy::lua::detail

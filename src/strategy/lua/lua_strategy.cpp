@@ -1,5 +1,9 @@
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +17,7 @@
 
 #include "action_validation.hpp"
 #include "api_tables.hpp"
+#include "host_bridge.hpp"
 #include "sandbox.hpp"
 #include "vm.hpp"
 
@@ -119,6 +124,46 @@ std::string format_runtime_error(const std::string& name, const char* label, std
 
 }  // namespace
 
+/// Reads a script file completely into `out`, or says why not: only a regular file (checked on
+/// the opened descriptor, so a file swapped for a directory or a FIFO after a check cannot slip
+/// through), readable, and at most `max_bytes` (a file still growing past the cap is refused
+/// rather than read without bound).
+std::optional<std::string> read_script(const std::filesystem::path& path, std::size_t max_bytes,
+                                       std::string& out) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        return "cannot open " + path.string() + ": " + std::generic_category().message(errno);
+    }
+    struct fd_closer {
+        int fd;
+        ~fd_closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return "cannot stat: " + std::generic_category().message(errno);
+    if (!S_ISREG(st.st_mode)) return path.string() + " is not a regular file";
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
+        return "script is " + std::to_string(st.st_size) + " bytes (limit " +
+               std::to_string(max_bytes) + ")";
+    }
+    out.clear();
+    out.resize(max_bytes + 1);
+    std::size_t got = 0;
+    while (got < out.size()) {
+        const ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return "read failed: " + std::generic_category().message(errno);
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    if (got > max_bytes) {
+        return "script grew past the limit of " + std::to_string(max_bytes) + " bytes while read";
+    }
+    out.resize(got);
+    return std::nullopt;
+}
+
 /// Runs the function below `nargs` arguments on top of the stack under a fresh budget and the
 /// message handler. On success leaves `nresults` results; on failure leaves nothing, returns the
 /// failure kind and sets `err`. Allocates on the C++ heap only on failure.
@@ -145,7 +190,10 @@ failure_kind run_protected(lua_strategy::impl& v, int nargs, int nresults, const
         const bool instructions = std::strcmp(v.budget.reason, "instruction budget exceeded") == 0;
         const auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(v.budget.time_limit).count();
-        err = v.name + ": " + label + ": " + v.budget.reason + " (" +
+        const std::string where =
+            v.budget.line > 0 ? std::string(v.budget.source) + ":" + std::to_string(v.budget.line)
+                              : v.name;
+        err = where + ": " + label + ": " + v.budget.reason + " (" +
               (instructions ? std::to_string(v.budget.budget) + " instructions"
                             : std::to_string(ms) + " ms") +
               ")";
@@ -198,9 +246,32 @@ namespace {
 
 using impl_ptr = std::unique_ptr<lua_strategy::impl>;
 
-void sync_memory(lua_strategy::impl& v) noexcept {
+/// Refreshes the figures the counters do not keep up to date themselves, and reports a log
+/// flood once the rate limit allows it again.
+void sync_stats(lua_strategy::impl& v) noexcept {
     v.stats.memory_used = v.memory.used;
     v.stats.memory_peak = v.memory.peak;
+    v.stats.instructions = v.budget.spent;
+    detail::flush_log_notice(v);
+}
+
+/// Records the latency of the call that just ended: timed from `start` when this call was
+/// sampled, otherwise from the hook's first check if it fired during the call (deadline =
+/// first check + time limit), otherwise not at all. One clock read.
+void record_latency(lua_strategy::impl& v, std::chrono::steady_clock::time_point start) noexcept {
+    using clock = std::chrono::steady_clock;
+    if (start == clock::time_point{}) {
+        if (v.budget.deadline == clock::time_point{}) return;
+        start =
+            v.budget.deadline - std::chrono::duration_cast<clock::duration>(v.budget.time_limit);
+    }
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
+    const auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(ns.count(), 0));
+    auto& s = v.stats;
+    ++s.latency_samples;
+    s.latency_last_ns = t;
+    s.latency_max_ns = std::max(s.latency_max_ns, t);
+    s.latency_total_ns += t;
 }
 
 /// Creates the state with its allocator, panic handler and hook (before any script code runs, so
@@ -213,7 +284,10 @@ std::string open_state(lua_strategy::impl& v) {
     }
     *static_cast<lua_strategy::impl**>(lua_getextraspace(v.L)) = &v;
     lua_atpanic(v.L, detail::panic_handler);
-    lua_sethook(v.L, detail::budget_hook, LUA_MASKCOUNT, detail::hook_interval);
+    lua_setwarnf(v.L, detail::warn_function, &v);
+    if (v.limits.hardening) {
+        lua_sethook(v.L, detail::budget_hook, LUA_MASKCOUNT, detail::hook_interval);
+    }
     std::string err;
     lua_pushcfunction(v.L, detail::setup_sandbox);
     if (detail::run_protected(v, 0, 0, "sandbox setup", err) != failure_kind::none) return err;
@@ -288,20 +362,10 @@ result<std::unique_ptr<lua_strategy>> lua_strategy::load_file(const std::filesys
                                                               strategy_binding binding,
                                                               const sandbox_limits& limits) {
     const std::string name = path.filename().string();
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) {
-        return error{path.string() + ": not a readable regular file" +
-                     (ec ? " (" + ec.message() + ")" : std::string())};
+    std::string source;
+    if (auto problem = detail::read_script(path, limits.max_script_bytes, source)) {
+        return error{name + ": " + *problem};
     }
-    const auto size = std::filesystem::file_size(path, ec);
-    if (ec) return error{path.string() + ": cannot read size: " + ec.message()};
-    if (size > limits.max_script_bytes) {
-        return error{name + ": script is " + std::to_string(size) + " bytes (limit " +
-                     std::to_string(limits.max_script_bytes) + ")"};
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (!in.good() && !in.eof()) return error{path.string() + ": read failed"};
     return load_source(name, source, std::move(binding), limits);
 }
 
@@ -324,6 +388,8 @@ result<std::unique_ptr<lua_strategy>> lua_strategy::load_source(std::string_view
     v->memory.limit = limits.memory_limit_bytes;
     v->budget.budget = limits.instruction_budget;
     v->budget.time_limit = limits.time_limit;
+    v->log_limit.rate = limits.log_lines_per_second;
+    v->log_limit.burst = limits.log_burst;
     v->rng_seed = detail::hash_name(v->binding.symbol);
     detail::seed_rng(*v, v->rng_seed);
 
@@ -340,7 +406,7 @@ result<std::unique_ptr<lua_strategy>> lua_strategy::load_source(std::string_view
     // C function never allocates.
     lua_pushcfunction(v->L, detail::message_handler);
     v->msgh_index = lua_gettop(v->L);
-    sync_memory(*v);
+    sync_stats(*v);
     return std::unique_ptr<lua_strategy>(new lua_strategy(std::move(v)));
 }
 
@@ -371,14 +437,18 @@ result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, co
         return error{v.name + ": " + detail::entry_name(e) + ": out of memory (Lua stack)"};
     }
     const int nargs = detail::push_entry_call(v.L, v);
+    const bool timed = v.stats.calls % latency_sample_every == 0;
+    const auto start =
+        timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     last = detail::run_protected(v, nargs, 1, detail::entry_name(e), err);
+    record_latency(v, start);
     if (last == failure_kind::none) {
         last = failure_kind::invalid_return;  // unless the validator says otherwise
         result<action> r = validate(last);
         lua_pop(v.L, 1);
         if (r.ok()) {
             last = failure_kind::none;
-            sync_memory(v);
+            sync_stats(v);
             return r;
         }
         err = r.error_message();
@@ -386,7 +456,7 @@ result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, co
     ++v.stats.failures;
     if (last == failure_kind::budget_exceeded) ++v.stats.budget_aborts;
     if (last == failure_kind::memory_exceeded) ++v.stats.memory_aborts;
-    sync_memory(v);
+    sync_stats(v);
     return error{std::move(err)};
 }
 
@@ -424,6 +494,10 @@ result<action> lua_strategy::manage_position(const market_snapshot& m, const pos
     return call(v, entry::manage_position, m, &p, last_failure_, [&](failure_kind&) {
         return detail::validate_management(v.L, -1, v.name.c_str(), p, detail::quote_of(m));
     });
+}
+
+void lua_strategy::rebind_context(context* ctx) noexcept {
+    impl_->binding.ctx = ctx;
 }
 
 }  // namespace tradingd::strategy::lua

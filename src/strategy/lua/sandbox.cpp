@@ -9,6 +9,8 @@
 #include <limits>
 
 #include "api_tables.hpp"
+#include "host_bridge.hpp"
+#include "string_guard.hpp"
 
 namespace tradingd::strategy::lua::detail {
 
@@ -41,27 +43,44 @@ void* counting_alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize) 
 // ---------------------------------------------------------------------------------------------
 // Instruction budget and deadline
 
-void budget_hook(lua_State* L, lua_Debug* /*ar*/) {
+namespace {
+
+// Remembers where the budget tripped, for the failure message ("sma_cross.lua:12: ...").
+void note_location(lua_State* L, lua_Debug* ar, budget_account& b) {
+    if (lua_getinfo(L, "Sl", ar) == 0 || ar->currentline <= 0) return;
+    b.line = ar->currentline;
+    std::snprintf(b.source, sizeof b.source, "%s", ar->short_src);
+}
+
+}  // namespace
+
+void budget_hook(lua_State* L, lua_Debug* ar) {
     auto& b = vm_of(L).budget;
     if (!b.exhausted) {
-        b.remaining -= lua_gethookcount(L);
+        const int count = lua_gethookcount(L);
+        b.spent += static_cast<std::uint64_t>(count);
+        b.remaining -= count;
+        // A coroutine left sticky (count 1) by an earlier call: back to the normal interval.
+        if (count != hook_interval) lua_sethook(L, budget_hook, LUA_MASKCOUNT, hook_interval);
         if (b.remaining <= 0) {
             b.exhausted = true;
             b.reason = "instruction budget exceeded";
+            note_location(L, ar, b);
         } else {
             const auto now = std::chrono::steady_clock::now();
             if (b.deadline == std::chrono::steady_clock::time_point{}) {
                 // First check of this call: start the wall clock here rather than reading it
-                // before every call (~25 ns, 5% of a runner step). A call that ends within
-                // hook_interval instructions never reads the clock; the time limit is therefore
-                // measured from the first check, which comes after at most hook_interval
-                // instructions (a few microseconds) plus any single C function in between.
+                // before every call (~25 ns, 5% of a runner step). A call that ends before the
+                // hook fires never reads the clock; the time limit is therefore measured from
+                // the first check, which comes after at most hook_interval instructions (a few
+                // microseconds) plus any single C function in between.
                 b.deadline = now + b.time_limit;
                 return;
             }
             if (now < b.deadline) return;
             b.exhausted = true;
             b.reason = "time limit exceeded";
+            note_location(L, ar, b);
         }
     }
     // Sticky: fire on the very next instruction of whatever frame this thread runs next, so a
@@ -73,15 +92,22 @@ void budget_hook(lua_State* L, lua_Debug* /*ar*/) {
 
 void arm_budget(lua_strategy::impl& v) noexcept {
     auto& b = v.budget;
+    const bool was_sticky = b.exhausted;
     b.exhausted = false;
     b.reason = nullptr;
+    b.line = 0;
     constexpr auto max_remaining =
         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     b.remaining = static_cast<std::int64_t>(std::min(b.budget, max_remaining));
     b.deadline = {};  // started by the first hook check (budget_hook)
     v.memory.refused = false;
-    // Undo a previous sticky re-arm on the main thread.
-    lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
+    // The hook's instruction count runs on across calls (lua_sethook would restart it), so
+    // calls shorter than hook_interval are counted too: the budget of a call is charged the
+    // instructions since the hook last fired, at most hook_interval - 1 more than it ran.
+    // Only a previous sticky re-arm of the main thread is undone here.
+    if (was_sticky && v.limits.hardening) {
+        lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,6 +260,9 @@ int sandbox_randomseed(lua_State* L) {
 int sandbox_collectgarbage(lua_State* L) {
     const char* opt = luaL_optstring(L, 1, "collect");
     if (std::strcmp(opt, "count") != 0) {
+        char what[96];
+        std::snprintf(what, sizeof what, "collectgarbage('%.40s')", opt);
+        security_note(vm_of(L), what);
         return luaL_error(L, "collectgarbage: option '%s' is not allowed (only \"count\")", opt);
     }
     const int kb = lua_gc(L, LUA_GCCOUNT);
@@ -251,6 +280,7 @@ int sandbox_load(lua_State* L) {
     std::size_t len = 0;
     const char* s = lua_tolstring(L, 1, &len);
     const char* chunkname = luaL_optstring(L, 2, s);
+    if (len > 0 && s[0] == LUA_SIGNATURE[0]) security_note(vm_of(L), "load of a binary chunk");
     if (luaL_loadbufferx(L, s, len, chunkname, "t") != LUA_OK) {
         luaL_pushfail(L);
         lua_insert(L, -2);
@@ -274,10 +304,12 @@ int sandbox_setmetatable(lua_State* L) {
     if (t == LUA_TTABLE) {
         lua_pushliteral(L, "__gc");
         if (lua_rawget(L, 2) != LUA_TNIL) {
+            security_note(vm_of(L), "setmetatable with a __gc field");
             return luaL_error(L, "setmetatable: metatables with a __gc field are not allowed");
         }
         lua_pop(L, 1);
         if (lua_getmetatable(L, 2) != 0) {
+            security_note(vm_of(L), "setmetatable with a metatable that has a metatable");
             return luaL_error(L, "setmetatable: a metatable may not have a metatable itself");
         }
     }
@@ -289,7 +321,12 @@ int sandbox_setmetatable(lua_State* L) {
 // getmetatable(v): as standard (honours __metatable), but strings have none in the sandbox.
 int sandbox_getmetatable(lua_State* L) {
     luaL_checkany(L, 1);
-    if (lua_type(L, 1) == LUA_TSTRING || lua_getmetatable(L, 1) == 0) {
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        security_note(vm_of(L), "getmetatable of a string");
+        lua_pushnil(L);
+        return 1;
+    }
+    if (lua_getmetatable(L, 1) == 0) {
         lua_pushnil(L);
         return 1;
     }
@@ -373,7 +410,7 @@ void add_base_functions(lua_State* L, int env) {
     const int g = lua_gettop(L);
     for (const char* key :
          {"assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawlen", "select",
-          "tonumber", "tostring", "type", "xpcall", "_VERSION"}) {
+          "tonumber", "tostring", "type", "warn", "xpcall", "_VERSION"}) {
         copy_field(L, g, env, key);
     }
     lua_pop(L, 1);
@@ -400,6 +437,7 @@ void add_string_library(lua_State* L, int env) {
     const int real = lua_gettop(L);
     lua_pushnil(L);
     lua_setfield(L, real, "dump");
+    if (vm_of(L).limits.hardening) install_pattern_guards(L, real);
     copy_table(L, real, {});
     const int copy = lua_gettop(L);
     lua_pushliteral(L, "");
@@ -453,6 +491,62 @@ void add_libraries(lua_State* L, int env) {
     lua_pop(L, 1);
 }
 
+// __index of a sandbox table: reading a name that the sandbox leaves out on purpose writes a
+// security note (the value is still nil). Upvalue 1: the table's name ("" for the globals);
+// upvalue 2: a set of the watched names, or nil to watch every name.
+int absent_index(lua_State* L) {
+    if (lua_type(L, 2) != LUA_TSTRING) return 0;
+    const char* key = lua_tostring(L, 2);
+    if (lua_type(L, lua_upvalueindex(2)) == LUA_TTABLE) {
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(2)) == LUA_TNIL) return 0;
+    }
+    const char* table = lua_tostring(L, lua_upvalueindex(1));
+    char what[128];
+    std::snprintf(what, sizeof what, "access to '%s%s%.64s'", table, table[0] != '\0' ? "." : "",
+                  key);
+    security_note(vm_of(L), what);
+    return 0;
+}
+
+// Gives the table at `t` a metatable whose __index is absent_index. Scripts may replace it (a
+// strict-mode metatable on _G is common); it only feeds the security log.
+void watch_absent(lua_State* L, int t, const char* table,
+                  std::initializer_list<const char*> names) {
+    t = lua_absindex(L, t);
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, table);
+    if (names.size() == 0) {
+        lua_pushnil(L);
+    } else {
+        lua_createtable(L, 0, static_cast<int>(names.size()));
+        for (const char* n : names) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, n);
+        }
+    }
+    lua_pushcclosure(L, absent_index, 2);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, t);
+}
+
+// Security notes for the well-known ways out: globals the sandbox removes, os functions other
+// than time/clock/date, string.dump and coroutine.close.
+void watch_escapes(lua_State* L, int env) {
+    watch_absent(L, env, "",
+                 {"io", "debug", "package", "require", "dofile", "loadfile", "loadstring", "rawget",
+                  "rawset", "setfenv", "getfenv", "newproxy", "module", "jit", "ffi"});
+    lua_getfield(L, env, LUA_OSLIBNAME);
+    watch_absent(L, -1, "os", {});
+    lua_pop(L, 1);
+    lua_getfield(L, env, LUA_STRLIBNAME);
+    watch_absent(L, -1, "string", {"dump"});
+    lua_pop(L, 1);
+    lua_getfield(L, env, LUA_COLIBNAME);
+    watch_absent(L, -1, "coroutine", {"close"});
+    lua_pop(L, 1);
+}
+
 }  // namespace
 
 int setup_sandbox(lua_State* L) {
@@ -465,6 +559,7 @@ int setup_sandbox(lua_State* L) {
     add_string_library(L, env);
     add_libraries(L, env);
     create_api_tables(L, v, env);
+    watch_escapes(L, env);
     lua_pushvalue(L, env);
     v.env_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return 0;

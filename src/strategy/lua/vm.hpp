@@ -47,7 +47,22 @@ struct budget_account {
     std::chrono::steady_clock::time_point deadline{};
     bool exhausted = false;        ///< sticky until the next call starts
     const char* reason = nullptr;  ///< static text, set when exhausted
+    int line = 0;                  ///< line of the script running when it tripped (0: unknown)
+    char source[64] = {};          ///< its chunk's short name ("sma_cross.lua")
+    std::uint64_t spent = 0;       ///< instructions counted by the hook over the VM's life
 };
+
+/// Token bucket limiting the log lines one VM may write (print, warn, log.*, security notes).
+struct log_limiter {
+    double rate = 0;   ///< tokens per second
+    double burst = 0;  ///< bucket size
+    double tokens = 0;
+    std::chrono::steady_clock::time_point last{};
+    std::uint64_t suppressed = 0;  ///< lines dropped since the last notice
+};
+
+/// Bytes of a warn() message assembled from its pieces (the rest is cut).
+inline constexpr std::size_t warn_bytes = 1024;
 
 /// The three per-state entry points, in the order of vm::fn_ref.
 enum class entry : std::uint8_t { detect_opportunity, filter_commitment, manage_position };
@@ -103,6 +118,10 @@ struct lua_strategy::impl {
     const char* missing_type = nullptr;
 
     char traceback[detail::traceback_bytes] = {};
+
+    detail::log_limiter log_limit;
+    char warn_text[detail::warn_bytes] = {};  ///< warn() pieces of the message being assembled
+    std::size_t warn_len = 0;
 };
 
 namespace detail {

@@ -121,6 +121,8 @@ memory_limit_mb = 32
 instruction_budget = 2000000
 time_limit_ms = 100
 max_consecutive_failures = 3
+wedge_after_ms = 500
+wedge_exit_after_ms = 5000
 
 [engine]
 queue_capacity = 1024
@@ -173,6 +175,8 @@ quantity = 0.05
     CHECK(s.sandbox.instruction_budget == 2000000u);
     CHECK(s.sandbox.time_limit_ms == 100);
     CHECK(s.sandbox.max_consecutive_failures == 3);
+    CHECK(s.sandbox.wedge_after_ms == 500);
+    CHECK(s.sandbox.wedge_exit_after_ms == 5000);
     CHECK(s.engine.queue_capacity == 1024u);
 
     REQUIRE(s.symbols.size() == 2);
@@ -220,6 +224,8 @@ TEST_CASE("config: defaults applied for every optional key") {
     CHECK(s.sandbox.instruction_budget == 1000000u);
     CHECK(s.sandbox.time_limit_ms == 250);
     CHECK(s.sandbox.max_consecutive_failures == 5);
+    CHECK(s.sandbox.wedge_after_ms == 2000);
+    CHECK(s.sandbox.wedge_exit_after_ms == 15000);
     CHECK(s.engine.queue_capacity == 4096u);
     REQUIRE(s.symbols.size() == 1);
     CHECK(s.symbols[0].interval == "1m");
@@ -462,6 +468,88 @@ spread_bps = -1
     for (const auto& e : expected)
         CHECK(has_problem(problems, origin + e));
     CHECK(problems.size() == expected.size());
+}
+
+TEST_CASE("config: watchdog deadlines out of range are rejected") {
+    temp_dir dir;
+    const std::string origin = dir.origin().string();
+    const std::string text = k_minimal + R"(
+[sandbox]
+wedge_after_ms = 9
+wedge_exit_after_ms = 3600001
+)";
+    const auto problems = problems_of(text, dir.origin());
+    INFO(joined(problems));
+    CHECK(has_problem(problems, origin + ":12:18: sandbox.wedge_after_ms: value 9 is out of range "
+                                         "(expected 10..600000)"));
+    CHECK(has_problem(problems, origin +
+                                    ":13:23: sandbox.wedge_exit_after_ms: value 3600001 is out of "
+                                    "range (expected 10..3600000)"));
+    // An invalid value is not also compared with the other deadlines.
+    CHECK(problems.size() == 2);
+}
+
+TEST_CASE("config: the exit deadline must come after the wedge deadline") {
+    temp_dir dir;
+    const std::string origin = dir.origin().string();
+    SUBCASE("both given, equal") {
+        const auto problems = problems_of(k_minimal + R"(
+[sandbox]
+wedge_after_ms = 3000
+wedge_exit_after_ms = 3000
+)",
+                                          dir.origin());
+        REQUIRE(problems.size() == 1);
+        CHECK(problems[0] == origin +
+                                 ":13:23: sandbox.wedge_exit_after_ms: value 3000 must be greater "
+                                 "than wedge_after_ms (3000): the runner is marked wedged before "
+                                 "the daemon gives up on it");
+    }
+    SUBCASE("exit left at its default, wedge raised past it") {
+        const auto problems =
+            problems_of(k_minimal + "[sandbox]\nwedge_after_ms = 20000\n", dir.origin());
+        REQUIRE(problems.size() == 1);
+        CHECK(problems[0] == origin +
+                                 ":11:18: sandbox.wedge_after_ms: value 20000 must be less than "
+                                 "wedge_exit_after_ms (15000 by default): the runner is marked "
+                                 "wedged before the daemon gives up on it");
+    }
+    SUBCASE("exit given below the default wedge deadline") {
+        const auto problems =
+            problems_of(k_minimal + "[sandbox]\nwedge_exit_after_ms = 1000\n", dir.origin());
+        REQUIRE(problems.size() == 1);
+        CHECK(problems[0] == origin +
+                                 ":11:23: sandbox.wedge_exit_after_ms: value 1000 must be greater "
+                                 "than wedge_after_ms (2000 by default): the runner is marked "
+                                 "wedged before the daemon gives up on it");
+    }
+    SUBCASE("exit just above wedge is accepted") {
+        const auto s = parse_config(k_minimal +
+                                        "[sandbox]\nwedge_after_ms = 10\nwedge_exit_after_ms = 11\n"
+                                        "time_limit_ms = 5\n",
+                                    dir.origin());
+        CHECK(s.sandbox.wedge_after_ms == 10);
+        CHECK(s.sandbox.wedge_exit_after_ms == 11);
+    }
+}
+
+TEST_CASE("config: the wedge deadline must come after the Lua time limit") {
+    temp_dir dir;
+    const std::string origin = dir.origin().string();
+    const auto given = problems_of(
+        k_minimal + "[sandbox]\ntime_limit_ms = 500\nwedge_after_ms = 500\n", dir.origin());
+    REQUIRE(given.size() == 1);
+    CHECK(given[0] == origin +
+                          ":12:18: sandbox.wedge_after_ms: value 500 must be greater than "
+                          "time_limit_ms (500): the Lua time limit must stop a slow script before "
+                          "the watchdog steps in");
+    const auto by_default =
+        problems_of(k_minimal + "[sandbox]\ntime_limit_ms = 2000\n", dir.origin());
+    REQUIRE(by_default.size() == 1);
+    CHECK(by_default[0] == origin +
+                               ":11:17: sandbox.time_limit_ms: value 2000 must be less than "
+                               "wedge_after_ms (2000 by default): the Lua time limit must stop a "
+                               "slow script before the watchdog steps in");
 }
 
 TEST_CASE("config: unsupported interval is rejected; every interval named as valid is accepted") {

@@ -7,6 +7,10 @@
 // bound to the script's environment. Each VM has a memory cap (counting lua_Alloc) and each call an
 // instruction budget and wall-clock limit (count hook installed before any script code runs;
 // once tripped it keeps firing so pcall cannot swallow it). Exceeding either fails that call only.
+// string.find/match/gmatch/gsub refuse calls whose backtracking could stall in C (subject and
+// pattern size, estimated work; docs/lua-api.md "Pattern limits"). print, warn and log.* share a
+// per-VM rate limit; refused escape attempts write "security: ... refused" lines. docs/sandbox.md
+// maps every fault of the catalogue to its defence and test.
 //
 // Calls never throw and never allocate per call on the success path: the market, position and
 // `ind` tables are created once and refilled. The returned table is validated into an `action`;
@@ -42,6 +46,13 @@ struct sandbox_limits {
     std::uint64_t instruction_budget = 1'000'000;            ///< per call (and for load/on_init)
     std::chrono::milliseconds time_limit{250};               ///< per call, wall clock
     std::size_t max_script_bytes = std::size_t{1} << 20;     ///< larger files are refused
+    /// print / warn / log.* lines per second (token bucket per VM); lines beyond it are counted
+    /// and reported by one "N log lines suppressed" notice when logging is allowed again.
+    double log_lines_per_second = 50;
+    double log_burst = 200;  ///< lines that may be logged at once before the rate applies
+    /// The count hook (instruction budget, time limit) and the string-pattern guards. False only
+    /// in benchmarks, to measure the sandbox's cost; the config cannot turn it off.
+    bool hardening = true;
 };
 
 /// What the runner hands the script on each call (`market` in Lua).
@@ -71,6 +82,7 @@ enum class failure_kind : std::uint8_t {
 };
 const char* failure_name(failure_kind k) noexcept;
 
+/// Resource figures of one strategy VM, updated after every call (cheap counters only).
 struct strategy_stats {
     std::uint64_t calls = 0;
     std::uint64_t failures = 0;
@@ -78,7 +90,24 @@ struct strategy_stats {
     std::uint64_t memory_aborts = 0;
     std::size_t memory_used = 0;  ///< bytes currently allocated by the VM
     std::size_t memory_peak = 0;
+    /// VM instructions run so far (load included), counted by the count hook in steps of its
+    /// interval (1000): exact to within one interval over the VM's life. 0 without hardening.
+    std::uint64_t instructions = 0;
+    /// Call latency (the protected call of an entry point, not the validation of its result).
+    /// Reading the clock twice per call would cost ~10% of a runner step, so it is sampled: one
+    /// call in latency_sample_every is timed, and so is every call long enough for the count
+    /// hook to have fired in it (timed from that first check, so long calls are never missed).
+    /// Mean latency of the timed calls = latency_total_ns / latency_samples.
+    std::uint64_t latency_samples = 0;
+    std::uint64_t latency_last_ns = 0;  ///< the most recently timed call
+    std::uint64_t latency_max_ns = 0;
+    std::uint64_t latency_total_ns = 0;
+    std::uint64_t log_lines_suppressed = 0;  ///< print/log/warn lines dropped by the rate limit
+    std::uint64_t security_refusals = 0;     ///< refused escape attempts (each also logged)
+    std::uint64_t pattern_refusals = 0;      ///< string pattern calls refused as too costly
 };
+/// One call in this many is timed for strategy_stats' latency figures.
+inline constexpr std::uint64_t latency_sample_every = 16;
 
 class lua_strategy {
 public:
@@ -107,6 +136,11 @@ public:
     /// InPosition: nil, exit, update_stop_loss, update_take_profit (checked against the current
     /// bid for a long, ask for a short).
     result<action> manage_position(const market_snapshot& m, const position& p);
+
+    /// Points `ctx` writes at another context from now on (used when a reloaded version, loaded
+    /// against a scratch copy so a failed load changes nothing, is swapped in). The Lua-side
+    /// values are not touched: the new context must hold the same entries.
+    void rebind_context(context* ctx) noexcept;
 
     /// Why the last call failed (none if it succeeded).
     failure_kind last_failure() const noexcept { return last_failure_; }
