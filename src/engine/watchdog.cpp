@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -12,10 +13,12 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// The same clock the runners stamp their events with (symbol_runner.cpp): CLOCK_MONOTONIC_COARSE,
+// so both sides lag the precise clock by the same kernel tick and durations stay accurate to it.
 std::int64_t steady_now_ns() noexcept {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 std::int64_t to_ms(std::int64_t ns) noexcept {

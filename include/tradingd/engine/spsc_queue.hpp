@@ -29,25 +29,43 @@ public:
 
     /// Blocks while full. Returns false once the queue is closed (the item is not queued).
     bool push(const T& item) {
-        const std::uint64_t head = head_.load(std::memory_order_relaxed) & ~closed_bit;
+        return push_unless(item, [] { return false; }) == push_result::pushed;
+    }
+
+    enum class push_result : std::uint8_t { pushed, closed, gave_up };
+
+    /// Like push, but while the queue is full, `give_up()` is evaluated before each wait and after
+    /// every interrupt_producer(); when it returns true the item is not queued (gave_up).
+    template <class GiveUp>
+    push_result push_unless(const T& item, GiveUp&& give_up) {
+        const std::uint64_t head = head_.load(std::memory_order_relaxed) & index_mask;
         for (;;) {
-            const std::uint64_t tail = tail_.load(std::memory_order_acquire);
-            if (tail & closed_bit) return false;
-            if (head - tail < slots_.size()) break;
-            tail_.wait(tail, std::memory_order_acquire);  // woken by pop() or close()
+            const std::uint64_t tail_word = tail_.load(std::memory_order_acquire);
+            if (tail_word & closed_bit) return push_result::closed;
+            if (head - (tail_word & index_mask) < slots_.size()) break;
+            if (give_up()) return push_result::gave_up;
+            tail_.wait(tail_word, std::memory_order_acquire);  // pop(), close() or interrupt
         }
         slots_[head % slots_.size()] = item;
         head_.fetch_add(1, std::memory_order_release);
         head_.notify_one();
-        return true;
+        return push_result::pushed;
+    }
+
+    /// Wakes a producer blocked in push_unless so it re-evaluates its give-up condition (a
+    /// watchdog's way to release a feed thread stuck behind a wedged consumer). Any thread.
+    void interrupt_producer() noexcept {
+        // Toggling a flag bit changes the word the producer waits on, which is what wakes it.
+        tail_.fetch_xor(interrupt_bit, std::memory_order_acq_rel);
+        tail_.notify_all();
     }
 
     /// Blocks while empty and open. Returns nullopt when closed and drained.
     std::optional<T> pop() {
-        const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & ~closed_bit;
+        const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & index_mask;
         for (;;) {
             const std::uint64_t head = head_.load(std::memory_order_acquire);
-            if ((head & ~closed_bit) != tail) break;
+            if ((head & index_mask) != tail) break;
             if (head & closed_bit) return std::nullopt;
             head_.wait(head, std::memory_order_acquire);  // woken by push() or close()
         }
@@ -72,13 +90,15 @@ public:
     std::size_t capacity() const noexcept { return slots_.size(); }
     /// Number of queued items (approximate while the other side is active).
     std::size_t size() const noexcept {
-        const std::uint64_t tail = tail_.load(std::memory_order_acquire) & ~closed_bit;
-        const std::uint64_t head = head_.load(std::memory_order_acquire) & ~closed_bit;
+        const std::uint64_t tail = tail_.load(std::memory_order_acquire) & index_mask;
+        const std::uint64_t head = head_.load(std::memory_order_acquire) & index_mask;
         return static_cast<std::size_t>(head - tail);
     }
 
 private:
     static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
+    static constexpr std::uint64_t interrupt_bit = std::uint64_t{1} << 62;  // tail word only
+    static constexpr std::uint64_t index_mask = ~(closed_bit | interrupt_bit);
     std::vector<T> slots_;
     alignas(64) std::atomic<std::uint64_t> head_{0};  // next write position (producer)
     alignas(64) std::atomic<std::uint64_t> tail_{0};  // next read position (consumer)

@@ -53,15 +53,14 @@ public:
         return busy_since_ns_.load(std::memory_order_acquire);
     }
     bool wedged() const noexcept { return wedged_.load(std::memory_order_acquire); }
-    /// Sets the wedged flag (the watchdog's call). It is never cleared.
-    void mark_wedged() noexcept { wedged_.store(true, std::memory_order_release); }
+    /// Sets the wedged flag (the watchdog's call; never cleared) and wakes a feed thread blocked
+    /// on this runner's full queue, which then drops events for it instead of waiting.
+    void mark_wedged() noexcept;
     /// Events dropped because the runner was wedged with a full queue.
     std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
 private:
     void run();
-    /// The runner has been inside one event for longer than a normal event ever takes.
-    bool stalled() const noexcept;
 
     std::unique_ptr<runner_core> core_;
     std::string symbol_;

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -53,4 +55,27 @@ TEST_CASE("spsc_queue: close wakes a producer blocked on a full queue") {
     q.close();
     producer.join();
     CHECK(q.size() == 2);
+}
+
+TEST_CASE("spsc_queue: interrupt_producer wakes a blocked push_unless, which gives up") {
+    spsc_queue<int> q(2);
+    REQUIRE(q.push(1));
+    REQUIRE(q.push(2));
+    std::atomic<bool> give_up{false};
+    std::atomic<int> outcome{-1};
+    std::thread producer(
+        [&] { outcome = static_cast<int>(q.push_unless(3, [&] { return give_up.load(); })); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(outcome == -1);  // still blocked: the queue is full and give_up is false
+    q.interrupt_producer();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(outcome == -1);  // woken, re-checked, still not giving up: waits again
+    give_up = true;
+    q.interrupt_producer();
+    producer.join();
+    CHECK(outcome == static_cast<int>(spsc_queue<int>::push_result::gave_up));
+    CHECK(q.size() == 2);
+    // A pop makes room: the next push_unless succeeds without consulting give_up.
+    CHECK(q.pop() == 1);
+    CHECK(q.push_unless(4, [] { return true; }) == spsc_queue<int>::push_result::pushed);
 }

@@ -15,7 +15,7 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 /// The guard's bound on estimated matcher steps (string_guard.hpp, max_pattern_work).
-constexpr double max_pattern_work = 5e6;
+constexpr double max_pattern_work = 1e6;
 
 /// Loads a strategy whose detect_opportunity runs `body`.
 std::unique_ptr<lua_strategy> load_body(fixture& f, const std::string& body) {
@@ -155,7 +155,7 @@ TEST_CASE("lua: the most expensive patterns the guard allows still finish in mil
         CHECK_MESSAGE(f.ctx_value<bool>("over_refused"), "q=" << q);
         const double ms = f.ctx_value<double>("ms");
         MESSAGE("q=" << q << " n=" << n << ": " << ms << " ms");
-        CHECK_MESSAGE(ms < 100, "q=" << q << " n=" << n << " took " << ms << " ms");
+        CHECK_MESSAGE(ms < 50, "q=" << q << " n=" << n << " took " << ms << " ms");
     }
 }
 
