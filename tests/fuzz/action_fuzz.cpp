@@ -311,19 +311,10 @@ bool scalar_for_ctx(const value& v) {
            (v.kind == vkind::number && std::isfinite(v.d));
 }
 
-/// Known deviation from docs/lua-api.md, reported to the Lua sandbox's owner (reproducer:
-/// corpus/action/regression_int_2p53_plus_1): the validator tests |double(i)| > 2^53, and 2^53 + 1
-/// rounds to 2^53, so quantity = 9007199254740993 is accepted as 9007199254740992 instead of
-/// refused. Set to false once action_validation.cpp compares the integer itself.
-constexpr bool tolerate_2p53_rounding = true;
-
 /// "Numbers must be finite and > 0 (integers above 2^53 are refused, they are not exact)".
 std::optional<double> positive_number(const value& v) {
     constexpr std::int64_t max_exact = std::int64_t{1} << 53;
     if (v.kind == vkind::integer) {
-        if (tolerate_2p53_rounding && static_cast<double>(v.i) == static_cast<double>(max_exact)) {
-            return static_cast<double>(max_exact);
-        }
         if (v.i > max_exact || v.i < -max_exact || v.i <= 0) return std::nullopt;
         return static_cast<double>(v.i);
     }

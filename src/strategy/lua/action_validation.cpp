@@ -139,7 +139,7 @@ void describe(const field& f, char* out, std::size_t n) {
     }
 }
 
-constexpr double max_exact_integer = 9007199254740992.0;  // 2^53
+constexpr std::int64_t max_exact_integer = std::int64_t{1} << 53;
 
 /// A finite number > 0 (integers must convert to double exactly). Writes the problem otherwise.
 bool positive_number(const field& f, double& out, char* why, std::size_t n) {
@@ -149,7 +149,8 @@ bool positive_number(const field& f, double& out, char* why, std::size_t n) {
         std::snprintf(why, n, "expected a finite number > 0, got %s", got);
         return false;
     }
-    if (f.is_integer && std::fabs(static_cast<double>(f.i)) > max_exact_integer) {
+    // Compare the integer itself: converted to double first, 2^53 + 1 would round to 2^53.
+    if (f.is_integer && (f.i > max_exact_integer || f.i < -max_exact_integer)) {
         std::snprintf(why, n,
                       "expected a finite number > 0, got %s (integers beyond 2^53 are not exact)",
                       got);

@@ -182,7 +182,11 @@ failure_kind run_protected(lua_strategy::impl& v, int nargs, int nresults, const
         status = lua_pcall(L, nargs, nresults, fn_index);
         lua_remove(L, fn_index);
     }
-    if (status == LUA_OK && !v.budget.exhausted) return failure_kind::none;
+    // A call that returned normally may still have overrun its time limit where the hook could
+    // not look (inside C functions, or after its last check): it fails too.
+    if (status == LUA_OK && !v.budget.exhausted && !overran_time_limit(v)) {
+        return failure_kind::none;
+    }
 
     failure_kind kind = failure_kind::runtime_error;
     if (v.budget.exhausted) {

@@ -1,6 +1,7 @@
 #include "sandbox.hpp"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -67,17 +68,11 @@ void budget_hook(lua_State* L, lua_Debug* ar) {
             b.reason = "instruction budget exceeded";
             note_location(L, ar, b);
         } else {
-            const auto now = std::chrono::steady_clock::now();
             if (b.deadline == std::chrono::steady_clock::time_point{}) {
-                // First check of this call: start the wall clock here rather than reading it
-                // before every call (~25 ns, 5% of a runner step). A call that ends before the
-                // hook fires never reads the clock; the time limit is therefore measured from
-                // the first check, which comes after at most hook_interval instructions (a few
-                // microseconds) plus any single C function in between.
-                b.deadline = now + b.time_limit;
-                return;
+                // First check of this call: the start of its latency sample (record_latency).
+                b.deadline = std::chrono::steady_clock::now() + b.time_limit;
             }
-            if (now < b.deadline) return;
+            if (coarse_now_ns() < b.coarse_deadline_ns) return;
             b.exhausted = true;
             b.reason = "time limit exceeded";
             note_location(L, ar, b);
@@ -99,7 +94,8 @@ void arm_budget(lua_strategy::impl& v) noexcept {
     constexpr auto max_remaining =
         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     b.remaining = static_cast<std::int64_t>(std::min(b.budget, max_remaining));
-    b.deadline = {};  // started by the first hook check (budget_hook)
+    b.deadline = {};  // set by the first hook check (budget_hook), for latency sampling
+    b.coarse_deadline_ns = coarse_now_ns() + b.time_limit.count() + coarse_resolution_ns();
     v.memory.refused = false;
     // The hook's instruction count runs on across calls (lua_sethook would restart it), so
     // calls shorter than hook_interval are counted too: the budget of a call is charged the
@@ -108,6 +104,30 @@ void arm_budget(lua_strategy::impl& v) noexcept {
     if (was_sticky && v.limits.hardening) {
         lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
     }
+}
+
+std::int64_t coarse_now_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::int64_t coarse_resolution_ns() noexcept {
+    static const std::int64_t resolution = [] {
+        timespec ts{};
+        if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0) return std::int64_t{4'000'000};
+        return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    }();
+    return resolution;
+}
+
+bool overran_time_limit(lua_strategy::impl& v) noexcept {
+    auto& b = v.budget;
+    if (!v.limits.hardening || b.exhausted || coarse_now_ns() < b.coarse_deadline_ns) return false;
+    b.exhausted = true;
+    b.reason = "time limit exceeded";
+    b.line = 0;
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------------

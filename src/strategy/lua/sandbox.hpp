@@ -25,6 +25,17 @@ void budget_hook(lua_State* L, lua_Debug* ar);
 /// per-run memory-refusal flag. Never allocates.
 void arm_budget(lua_strategy::impl& v) noexcept;
 
+/// CLOCK_MONOTONIC_COARSE in nanoseconds (~5 ns to read; resolution = the kernel tick, 1-4 ms)
+/// and that resolution. The time limit is enforced on this clock: cheap enough to read at the
+/// start and end of every call, precise enough for limits of tens or hundreds of milliseconds.
+std::int64_t coarse_now_ns() noexcept;
+std::int64_t coarse_resolution_ns() noexcept;
+
+/// After a call that returned normally: true (and the budget marked exhausted with "time limit
+/// exceeded") when it overran its deadline where the hook could not see it, i.e. inside C
+/// functions or after the last hook check.
+bool overran_time_limit(lua_strategy::impl& v) noexcept;
+
 /// lua_atpanic handler: logs, then lets Lua abort (only reachable through a host bug).
 int panic_handler(lua_State* L);
 

@@ -44,7 +44,11 @@ struct budget_account {
     std::uint64_t budget = 0;
     std::chrono::nanoseconds time_limit{};
     std::int64_t remaining = 0;
+    /// Set by the hook's first check of a call (steady_clock): the start of latency timing.
     std::chrono::steady_clock::time_point deadline{};
+    /// The call's wall-clock deadline on CLOCK_MONOTONIC_COARSE (see coarse_now_ns): call start
+    /// + time limit + the clock's resolution, so a fast call is never failed by tick rounding.
+    std::int64_t coarse_deadline_ns = 0;
     bool exhausted = false;        ///< sticky until the next call starts
     const char* reason = nullptr;  ///< static text, set when exhausted
     int line = 0;                  ///< line of the script running when it tripped (0: unknown)

@@ -485,6 +485,11 @@ TEST_CASE("lua: negative, zero, NaN, infinite or non-numeric quantities and pric
           head +
               "'quantity': expected a finite number > 0, got 9223372036854775807 (integers "
               "beyond 2^53 are not exact)");
+    // 2^53 + 1 rounds to 2^53 as a double: the check must look at the integer (found by fuzzing).
+    CHECK(commitment_error(f, "{action = 'enter_long', quantity = 9007199254740993}") ==
+          head +
+              "'quantity': expected a finite number > 0, got 9007199254740993 (integers "
+              "beyond 2^53 are not exact)");
     CHECK(commitment_error(f, "{action = 'enter_long', stop_loss = -5}") ==
           head + "'stop_loss': expected a finite number > 0, got -5");
     CHECK(commitment_error(f, "{action = 'enter_short', take_profit = -math.huge}") ==
