@@ -58,9 +58,11 @@ for t in "${targets[@]}"; do
     rm -rf "$work"
     mkdir -p "$work" "$artifacts"
     cp "$seeds"/* "$work"/
+    # The shipped example strategies are seeds of the script target too (kept in one place).
+    [[ $name == lua_strategy ]] && cp "$root"/lua-strategies/*.lua "$work"/
     dict=()
     [[ -f $root/tests/fuzz/$name.dict ]] && dict=(-dict="$root/tests/fuzz/$name.dict")
-    echo "fuzz: $t for ${seconds}s (seeds: $(find "$seeds" -type f | wc -l), log: $log)"
+    echo "fuzz: $t for ${seconds}s (seeds: $(find "$work" -type f | wc -l), log: $log)"
     rc=0
     # shellcheck disable=SC2086  # FUZZ_FLAGS is a list of flags
     "$build_dir/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \

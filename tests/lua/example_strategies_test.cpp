@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <decision_capture.hpp>
 #include <nlohmann/json.hpp>
 #include <test_support.hpp>
 #include <vector>
@@ -15,19 +16,7 @@ using tradingd::testing::make_candle;
 
 namespace {
 
-class capture_sink final : public engine::decision_sink {
-public:
-    void write(const engine::decision_record& r) noexcept override {
-        lines.push_back(nlohmann::json::parse(engine::to_json_line(r)));
-    }
-    std::vector<nlohmann::json> of(const std::string& event) const {
-        std::vector<nlohmann::json> out;
-        for (const auto& l : lines)
-            if (l["event"] == event) out.push_back(l);
-        return out;
-    }
-    std::vector<nlohmann::json> lines;
-};
+using tradingd::testing::capture_sink;
 
 config::symbol_config example(const std::string& strategy, named_scalars params = {}) {
     config::symbol_config s;
@@ -79,7 +68,7 @@ TEST_CASE(
     for (int k = 1; k < 30 && h.phase() == strategy::phase::in_position; ++k)
         h.close_at(start - k * 0.2);
     CHECK(h.phase() == strategy::phase::idle);
-    const auto calls = h.sink.of("call");
+    const auto calls = h.sink.with_event("call");
     REQUIRE_FALSE(calls.empty());
     CHECK(calls.back()["action"] == "exit");
     CHECK(h.runner.summary().trades == 1);
@@ -157,7 +146,7 @@ TEST_CASE("bollinger_breakout: an unconfirmed breakout is cancelled") {
     CHECK(h.phase() == strategy::phase::analyzing);
     h.close_at(100);  // back inside
     CHECK(h.phase() == strategy::phase::idle);
-    const auto calls = h.sink.of("call");
+    const auto calls = h.sink.with_event("call");
     REQUIRE_FALSE(calls.empty());
     CHECK(calls.back()["action"] == "cancel_analysis");
 }

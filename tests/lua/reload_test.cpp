@@ -4,10 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <decision_capture.hpp>
 #include <nlohmann/json.hpp>
 #include <test_support.hpp>
-#include <tradingd/engine/runner_core.hpp>
 #include <vector>
+
+#include <tradingd/engine/runner_core.hpp>
 
 using namespace tradingd;
 using tradingd::testing::closed_event;
@@ -15,18 +17,7 @@ using tradingd::testing::make_candle;
 
 namespace {
 
-class capture_sink final : public engine::decision_sink {
-public:
-    void write(const engine::decision_record& r) noexcept override {
-        lines.push_back(nlohmann::json::parse(engine::to_json_line(r)));
-    }
-    std::size_t count(const std::string& event) const {
-        std::size_t n = 0;
-        for (const auto& l : lines) n += l["event"] == event ? 1 : 0;
-        return n;
-    }
-    std::vector<nlohmann::json> lines;
-};
+using tradingd::testing::capture_sink;
 
 // Version 1: enters long on the second candle, counts its calls in ctx.v1_calls.
 constexpr const char* version1 = R"(
@@ -150,7 +141,8 @@ TEST_CASE("sandbox L12: a runtime error in the top-level chunk or on_init change
 TEST_CASE("sandbox L12: a reload missing a required callback is refused, naming it") {
     fixture f;
     const auto ctx_before = f.runner->machine().ctx().entries();
-    f.dir.write("strat.lua", "function detect_opportunity() end\nfunction filter_commitment() end\n");
+    f.dir.write("strat.lua",
+                "function detect_opportunity() end\nfunction filter_commitment() end\n");
     const auto r = f.runner->reload(f.script);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error_message().find("missing required function 'manage_position'") !=
@@ -166,7 +158,8 @@ function filter_commitment() return nil end
 function manage_position() error("broken") end
 )");
     REQUIRE(f.runner->reload(f.script).ok());
-    for (int k = 0; k < 5; ++k) f.candle_at(100);
+    for (int k = 0; k < 5; ++k)
+        f.candle_at(100);
     REQUIRE(f.runner->suspended());
     f.dir.write("strat.lua", version2);
     REQUIRE(f.runner->reload(f.script).ok());

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <decision_capture.hpp>
 #include <filesystem>
 #include <fstream>
 #include <lua.hpp>
@@ -26,26 +27,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-/// Decision records as parsed JSON, from a runner thread.
-class capture_sink final : public engine::decision_sink {
-public:
-    void write(const engine::decision_record& r) noexcept override {
-        std::lock_guard lock(mutex_);
-        lines_.push_back(nlohmann::json::parse(engine::to_json_line(r)));
-    }
-    /// The `message` of every record of this event, in order.
-    std::vector<std::string> messages(const std::string& event) const {
-        std::lock_guard lock(mutex_);
-        std::vector<std::string> out;
-        for (const auto& l : lines_)
-            if (l["event"] == event) out.push_back(l.value("message", std::string()));
-        return out;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<nlohmann::json> lines_;
-};
+using tradingd::testing::capture_sink;
 
 /// Every log line the runner (and its script) writes, as "<level>|<text>".
 class line_sink final : public spdlog::sinks::base_sink<std::mutex> {

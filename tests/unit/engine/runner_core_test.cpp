@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <decision_capture.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <test_support.hpp>
@@ -15,25 +16,7 @@ using tradingd::testing::quote_event;
 
 namespace {
 
-/// Captures decision records as parsed JSON (exactly what the file would hold).
-class capture_sink final : public engine::decision_sink {
-public:
-    void write(const engine::decision_record& r) noexcept override {
-        std::lock_guard lock(mutex_);
-        lines_.push_back(nlohmann::json::parse(engine::to_json_line(r)));
-    }
-    std::vector<nlohmann::json> with_event(const std::string& event) const {
-        std::lock_guard lock(mutex_);
-        std::vector<nlohmann::json> out;
-        for (const auto& l : lines_)
-            if (l["event"] == event) out.push_back(l);
-        return out;
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<nlohmann::json> lines_;
-};
+using tradingd::testing::capture_sink;
 
 // Enters long on the first closed candle (stop/target 10% away), never exits by itself.
 constexpr const char* enter_long_script = R"(
