@@ -40,7 +40,11 @@ function detect_opportunity(market, ctx, ind)
     end
     local above = fast > slow
     local was_above = ctx.fast_above -- ctx keeps booleans, numbers and strings between calls
-    ctx.fast_above = above
+    if above ~= was_above then
+        -- Write ctx only when something changed: each write is copied to the daemon's side
+        -- of ctx (what survives reloads), so unchanged rewrites are wasted work.
+        ctx.fast_above = above
+    end
     if above and was_above == false then
         -- The fields of an opportunity are merged into ctx; `reason` goes to the decision log.
         return { reason = "fast SMA crossed above slow SMA", cross_close = market.close }
