@@ -81,14 +81,8 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
       script_name_(symbol.strategy_path.filename().string()),
       sandbox_(sandbox) {
     if (limits_override != nullptr) limits_override_ = *limits_override;
-    lua::strategy_binding binding;
-    binding.symbol = cfg_.symbol;
-    binding.interval = cfg_.interval;
-    binding.indicators = &indicators_;
-    binding.ctx = &machine_.ctx();
-    binding.params = cfg_.params;
-    binding.logger = log_;
-    auto loaded = lua::lua_strategy::load_file(cfg_.strategy_path, std::move(binding), limits());
+    auto loaded =
+        lua::lua_strategy::load_file(cfg_.strategy_path, binding_for(&machine_.ctx()), limits());
     if (loaded) {
         strategy_ = std::move(loaded).value();
         log_->info("loaded strategy {}", script_name_);
@@ -106,6 +100,17 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
 
 runner_core::~runner_core() = default;
 
+strategy::lua::strategy_binding runner_core::binding_for(strategy::context* ctx) {
+    lua::strategy_binding binding;
+    binding.symbol = cfg_.symbol;
+    binding.interval = cfg_.interval;
+    binding.indicators = &indicators_;
+    binding.ctx = ctx;
+    binding.params = cfg_.params;
+    binding.logger = log_;
+    return binding;
+}
+
 strategy::lua::sandbox_limits runner_core::limits() const {
     return limits_override_ ? *limits_override_ : to_limits(sandbox_);
 }
@@ -114,14 +119,7 @@ result<bool> runner_core::reload(const std::filesystem::path& path) {
     // The new version's top level and on_init may write ctx: give it a copy, so a version that
     // fails half-way leaves the running ctx exactly as it was.
     strategy::context scratch = machine_.ctx();
-    lua::strategy_binding binding;
-    binding.symbol = cfg_.symbol;
-    binding.interval = cfg_.interval;
-    binding.indicators = &indicators_;
-    binding.ctx = &scratch;
-    binding.params = cfg_.params;
-    binding.logger = log_;
-    auto loaded = lua::lua_strategy::load_file(path, std::move(binding), limits());
+    auto loaded = lua::lua_strategy::load_file(path, binding_for(&scratch), limits());
     const std::string name = path.filename().string();
     if (!loaded) {
         reload_error_ = loaded.error_message();

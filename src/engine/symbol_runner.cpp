@@ -21,7 +21,7 @@ std::int64_t steady_now_ns() noexcept {
 }  // namespace
 
 symbol_runner::symbol_runner(std::unique_ptr<runner_core> core, std::size_t queue_capacity)
-    : core_(std::move(core)), symbol_(core_->summary().symbol), queue_(queue_capacity) {
+    : core_(std::move(core)), symbol_(core_->symbol()), queue_(queue_capacity) {
     core_->attach_wedge_flag(&wedged_);
 }
 

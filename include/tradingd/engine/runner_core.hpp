@@ -96,6 +96,7 @@ public:
 
     runner_summary summary() const;
     const std::optional<std::string>& load_error() const noexcept { return load_error_; }
+    const std::string& symbol() const noexcept { return cfg_.symbol; }
     bool suspended() const noexcept { return suspended_; }
     const strategy::state_machine& machine() const noexcept { return machine_; }
     const exec::paper_broker& broker() const noexcept { return broker_; }
@@ -104,6 +105,9 @@ public:
 
 private:
     strategy::lua::sandbox_limits limits() const;
+    /// What a script of this runner is bound to (the first load and every reload): the symbol's
+    /// config, this runner's indicators and logger, and `ctx`.
+    strategy::lua::strategy_binding binding_for(strategy::context* ctx);
     void on_closed_candle(const market_event& e);
     void on_price_update(const market_event& e);
     void check_auto_exit(const market_event& e);
