@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include <tradingd/config/config.hpp>
+#include <tradingd/core/url.hpp>
 
 #include "toml_reader.hpp"
 
@@ -214,12 +215,57 @@ sim_feed_config parse_sim_feed(table_reader t) {
     return c;
 }
 
-feed_config parse_feed(table_reader t) {
+void read_url(table_reader& t, std::string_view key, std::string_view scheme, std::string& out) {
+    std::string text;
+    if (!read_string(t, key, text)) return;
+    const auto u = parse_url(text);
+    if (!u || u->scheme != scheme) {
+        t.report(*t.take(key), key,
+                 "expected a URL like " + std::string(scheme) + "://host[:port], got '" + text +
+                     "' (only TLS endpoints: verification is never turned off)");
+        return;
+    }
+    out = text;
+}
+
+binance_feed_config parse_binance_feed(table_reader t, const parse_state& state) {
+    binance_feed_config c;
+    const integer_range ms{1, 7 * 24 * 3'600'000LL};
+    read_url(t, "ws_url", "wss", c.ws_url);
+    read_url(t, "rest_url", "https", c.rest_url);
+    if (read_path(t, "ca_file", state.base_dir, c.ca_file)) {
+        std::error_code ec;
+        if (!fs::is_regular_file(c.ca_file, ec)) {
+            t.report(*t.take("ca_file"), "ca_file",
+                     "CA file '" + c.ca_file.string() + "' does not exist or is not a file");
+        }
+    }
+    read_integer_as(t, "warmup_candles", {0, 100'000}, c.warmup_candles);
+    read_integer(t, "connect_timeout_ms", ms, c.connect_timeout_ms);
+    read_integer(t, "idle_timeout_ms", {1'000, ms.max}, c.idle_timeout_ms);
+    read_integer(t, "data_timeout_ms", {100, ms.max}, c.data_timeout_ms);
+    read_integer(t, "rotate_after_ms", {1'000, 24 * 3'600'000LL - 60'000}, c.rotate_after_ms);
+    read_integer(t, "reconnect_initial_ms", ms, c.reconnect_initial_ms);
+    read_integer(t, "reconnect_max_ms", ms, c.reconnect_max_ms);
+    read_integer_as(t, "max_streams_per_connection", {2, 1024}, c.max_streams_per_connection);
+    read_integer(t, "rest_timeout_ms", ms, c.rest_timeout_ms);
+    read_integer_as(t, "rest_attempts", {1, 100}, c.rest_attempts);
+    read_integer_as(t, "max_message_bytes", {4'096, 64 << 20}, c.max_message_bytes);
+    if (c.reconnect_max_ms < c.reconnect_initial_ms) {
+        t.report_here("reconnect_max_ms", "must be >= reconnect_initial_ms");
+    }
+    t.reject_unknown_keys();
+    return c;
+}
+
+feed_config parse_feed(table_reader t, const parse_state& state) {
     feed_config f;
-    if (read_string(t, "type", f.type) && f.type != "sim") {
-        t.report(*t.take("type"), "type", "unsupported feed type '" + f.type + "' (expected sim)");
+    if (read_string(t, "type", f.type) && f.type != "sim" && f.type != "binance") {
+        t.report(*t.take("type"), "type",
+                 "unsupported feed type '" + f.type + "' (expected sim or binance)");
     }
     f.sim = parse_sim_feed(t.child("sim"));
+    f.binance = parse_binance_feed(t.child("binance"), state);
     t.reject_unknown_keys();
     return f;
 }
@@ -436,7 +482,7 @@ daemon_settings read_settings(const toml::table& doc, const fs::path& origin,
     daemon_settings s;
     s.source = origin;
     s.daemon = parse_daemon(root.child("daemon"), state);
-    s.feed = parse_feed(root.child("feed"));
+    s.feed = parse_feed(root.child("feed"), state);
     s.paper = parse_paper(root.child("paper"));
     s.sandbox = parse_sandbox(root.child("sandbox"));
     s.engine = parse_engine(root.child("engine"));

@@ -42,6 +42,17 @@ bool symbol_runner::push(const market_event& e) {
     return r == spsc_queue<market_event>::push_result::pushed;
 }
 
+event_sink::offer_result symbol_runner::offer(const market_event& e) {
+    const auto r = queue_.push_unless(e, [] { return true; });
+    if (r == spsc_queue<market_event>::push_result::pushed) return offer_result::accepted;
+    if (r == spsc_queue<market_event>::push_result::closed) return offer_result::closed;
+    if (wedged()) {
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+        return offer_result::accepted;
+    }
+    return offer_result::full;
+}
+
 void symbol_runner::mark_wedged() noexcept {
     wedged_.store(true, std::memory_order_release);
     queue_.interrupt_producer();

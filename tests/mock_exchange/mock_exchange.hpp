@@ -105,13 +105,13 @@ public:
     std::uint64_t candles_closed_total() const;
 
     // --- data-flow scripting -------------------------------------------------------------
-    void stall_data(bool on);       ///< no data frames while on; pings still answered
-    void answer_pings(bool on);     ///< off: client pings get no pong (dead peer)
-    void skip_candles(int n);       ///< the next n candles are not sent on WebSocket at all
-    void duplicate_next_close();    ///< the next x:true is sent twice
-    void omit_next_close();         ///< the next candle gets no x:true message
-    void send_stale_candle();       ///< re-send an older closed candle after the next close
-    void pause_production(bool on); ///< freeze the virtual clock (no new candles at all)
+    void stall_data(bool on);        ///< no data frames while on; pings still answered
+    void answer_pings(bool on);      ///< off: client pings get no pong (dead peer)
+    void skip_candles(int n);        ///< the next n candles are not sent on WebSocket at all
+    void duplicate_next_close();     ///< the next x:true is sent twice
+    void omit_next_close();          ///< the next candle gets no x:true message
+    void send_stale_candle();        ///< re-send an older closed candle after the next close
+    void pause_production(bool on);  ///< freeze the virtual clock (no new candles at all)
 
     // --- frame injection (to every open WebSocket session) ---------------------------------
     void send_text(const std::string& text);
@@ -123,9 +123,9 @@ public:
     std::vector<std::string> pong_payloads() const;
 
     // --- connection faults -------------------------------------------------------------------
-    void close_abruptly();            ///< TCP reset on every session, no close frame
-    void close_with_code(int code);   ///< WebSocket close frame (1000, 1001, 1008, ...)
-    void refuse_connections(int n);   ///< the next n TCP connections are closed at accept
+    void close_abruptly();           ///< TCP reset on every session, no close frame
+    void close_with_code(int code);  ///< WebSocket close frame (1000, 1001, 1008, ...)
+    void refuse_connections(int n);  ///< the next n TCP connections are closed at accept
     /// The next n REST requests get `status` with `body`; `retry_after_s` adds Retry-After.
     void fail_rest(int n, int status, std::string body,
                    std::optional<int> retry_after_s = std::nullopt);

@@ -36,9 +36,41 @@ struct sim_feed_config {
     timestamp_ms start_time = 1704067200000;  ///< first candle's open time (2024-01-01T00:00Z)
 };
 
+/// The live Binance Spot feed ([feed.binance]): one combined-stream WebSocket per shard
+/// carrying every symbol's <symbol>@kline_<interval> and <symbol>@bookTicker, REST klines for
+/// warm-up and gap repair. Durations are milliseconds. See docs/configuration.md.
+struct binance_feed_config {
+    /// WebSocket base; "/stream?streams=..." is appended. Also wss://data-stream.binance.vision
+    /// (market data only) or the testnet's wss://stream.testnet.binance.vision.
+    std::string ws_url = "wss://stream.binance.com:9443";
+    /// REST base for /api/v3/klines. Also https://data-api.binance.vision (market data only) or
+    /// the testnet's https://testnet.binance.vision.
+    std::string rest_url = "https://api.binance.com";
+    /// PEM file of CAs to trust instead of the system store (tests, private proxies). Peer and
+    /// host name verification stay on either way.
+    std::filesystem::path ca_file;
+    std::int32_t warmup_candles = 500;  ///< closed candles fetched at start (capped by window)
+    std::int64_t connect_timeout_ms = 10'000;  ///< resolve + TCP + TLS + WebSocket handshakes
+    /// No frame of any kind for this long: the peer is dead. Keep-alive pings go out at half of
+    /// it (each counts toward Binance's 5 messages/s).
+    std::int64_t idle_timeout_ms = 30'000;
+    /// No market-data frame for this long (pings and pongs don't count): the connection is
+    /// stalled and is replaced.
+    std::int64_t data_timeout_ms = 30'000;
+    /// Connections are replaced make-before-break after this long (Binance cuts at 24 h).
+    std::int64_t rotate_after_ms = 23 * 3'600'000 + 30 * 60'000;
+    std::int64_t reconnect_initial_ms = 1'000;  ///< backoff: first delay (before jitter)
+    std::int64_t reconnect_max_ms = 60'000;     ///< backoff cap
+    std::int32_t max_streams_per_connection = 1024;
+    std::int64_t rest_timeout_ms = 10'000;  ///< one REST request, connect to last byte
+    std::int32_t rest_attempts = 5;         ///< tries per REST request (429/418/5xx/network)
+    std::size_t max_message_bytes = 1 << 20;  ///< larger frames fail the read (then reconnect)
+};
+
 struct feed_config {
-    std::string type = "sim";  ///< "sim" (more feed types come with later releases)
+    std::string type = "sim";  ///< "sim" or "binance"
     sim_feed_config sim;
+    binance_feed_config binance;
 };
 
 /// Per-symbol parameters of the simulated feed's geometric Brownian motion.

@@ -38,6 +38,9 @@ public:
     symbol_runner& operator=(const symbol_runner&) = delete;
 
     bool push(const market_event& e) override;
+    /// Never blocks: `full` while the queue is full (a wedged runner's events are dropped and
+    /// counted instead, as in push).
+    offer_result offer(const market_event& e) override;
     void start();
     /// Closes the queue, drains it and joins the thread. Idempotent. Blocks for as long as the
     /// runner is stuck in an event (the watchdog's exit deadline bounds that in the daemon).
