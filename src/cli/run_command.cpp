@@ -15,6 +15,7 @@
 #include <tradingd/engine/decision_log.hpp>
 #include <tradingd/engine/symbol_runner.hpp>
 #include <tradingd/engine/watchdog.hpp>
+#include <tradingd/feed/binance_feed.hpp>
 #include <tradingd/feed/sim_feed.hpp>
 
 namespace tradingd::cli {
@@ -86,6 +87,52 @@ constexpr int k_exit_wedged = 70;
     std::_Exit(k_exit_wedged);
 }
 
+/// The feed selected by [feed] type, behind one interface for the daemon's lifecycle.
+class market_feed {
+public:
+    virtual ~market_feed() = default;
+    virtual void start() = 0;
+    virtual void stop() = 0;
+    virtual std::string describe() const = 0;
+};
+
+class sim_market_feed final : public market_feed {
+public:
+    sim_market_feed(const config::daemon_settings& s, std::vector<event_sink*> sinks)
+        : feed_(s.feed.sim, s.symbols, std::move(sinks)), sim_(s.feed.sim) {}
+    void start() override { feed_.start(); }
+    void stop() override { feed_.stop(); }
+    std::string describe() const override {
+        return fmt::format("simulated feed (seed {}, speed {})", sim_.seed,
+                           sim_.speed > 0 ? fmt::format("{:g}x", sim_.speed) : "max");
+    }
+
+private:
+    feed::sim_feed feed_;
+    config::sim_feed_config sim_;
+};
+
+class binance_market_feed final : public market_feed {
+public:
+    binance_market_feed(const config::daemon_settings& s, std::vector<event_sink*> sinks)
+        : feed_(s.feed.binance, s.symbols, std::move(sinks),
+                spdlog::default_logger()->clone("binance")),
+          ws_url_(s.feed.binance.ws_url) {}
+    void start() override { feed_.start(); }
+    void stop() override { feed_.stop(); }
+    std::string describe() const override { return "Binance feed " + ws_url_; }
+
+private:
+    feed::binance_feed feed_;
+    std::string ws_url_;
+};
+
+std::unique_ptr<market_feed> make_feed(const config::daemon_settings& s,
+                                       std::vector<event_sink*> sinks) {
+    if (s.feed.type == "binance") return std::make_unique<binance_market_feed>(s, std::move(sinks));
+    return std::make_unique<sim_market_feed>(s, std::move(sinks));
+}
+
 }  // namespace
 
 int run_daemon(const std::filesystem::path& config_path,
@@ -127,7 +174,13 @@ int run_daemon(const std::filesystem::path& config_path,
                                                                   settings.engine.queue_capacity));
         sinks.push_back(runners.back().get());
     }
-    feed::sim_feed feed(settings.feed.sim, settings.symbols, sinks);
+    std::unique_ptr<market_feed> feed;
+    try {
+        feed = make_feed(settings, sinks);
+    } catch (const std::exception& e) {
+        spdlog::critical("cannot set up the {} feed: {}", settings.feed.type, e.what());
+        return 1;
+    }
     // Declared after the runners so it is destroyed first; it keeps watching during shutdown,
     // when stopping a stuck runner would otherwise hang until systemd's stop timeout.
     engine::watchdog watchdog(engine::to_watchdog_limits(settings.sandbox), &exit_wedged);
@@ -135,19 +188,16 @@ int run_daemon(const std::filesystem::path& config_path,
         watchdog.watch(*r);
     for (auto& r : runners)
         r->start();
-    feed.start();
-    spdlog::info(
-        "tradingd {} running: {} symbols, simulated feed (seed {}, speed {}), paper broker, "
-        "decision log {}",
-        config_path.string(), runners.size(), settings.feed.sim.seed,
-        settings.feed.sim.speed > 0 ? fmt::format("{:g}x", settings.feed.sim.speed) : "max",
-        settings.daemon.decision_log.string());
+    feed->start();
+    spdlog::info("tradingd {} running: {} symbols, {}, paper broker, decision log {}",
+                 config_path.string(), runners.size(), feed->describe(),
+                 settings.daemon.decision_log.string());
 
     const int sig = wait_for_stop(signals, duration);
     spdlog::info("stopping ({})", sig == SIGTERM  ? "SIGTERM"
                                   : sig == SIGINT ? "SIGINT"
                                                   : "duration elapsed");
-    feed.stop();
+    feed->stop();
     for (auto& r : runners)
         r->stop();
     watchdog.stop();

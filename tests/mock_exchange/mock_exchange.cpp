@@ -64,7 +64,7 @@ struct mock_exchange::impl {
     std::mutex run_mu;
     std::condition_variable run_cv;
     int running_threads = 0;
-    bool started = false;
+    bool started = false;  ///< guarded by core.mu
     std::uint16_t port = 0;
 };
 
@@ -205,10 +205,13 @@ mock_exchange::~mock_exchange() {
 }
 
 void mock_exchange::start() {
-    if (impl_->started) throw std::logic_error("mock_exchange: start() called twice");
+    {
+        const std::lock_guard lock(impl_->core.mu);
+        if (impl_->started) throw std::logic_error("mock_exchange: start() called twice");
+        impl_->started = true;
+    }
     impl_->configure_tls();
     impl_->listen();
-    impl_->started = true;
     impl_->work.emplace(impl_->ioc.get_executor());
     net::dispatch(impl_->server_strand, [this] {
         impl_->do_accept();

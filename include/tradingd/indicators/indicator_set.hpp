@@ -98,7 +98,8 @@ public:
     std::size_t get_or_create(const indicator_spec& spec);
     /// Handle of an existing spec, or nullopt. No allocation; linear scan (sets are small).
     std::optional<std::size_t> find(const indicator_spec& spec) const noexcept;
-    /// Current value of an indicator. O(1).
+    /// Current value of an indicator. O(1). The reference stays valid, and keeps showing the
+    /// latest value, for the set's lifetime (indicators are never removed or moved).
     const indicator_value& value(std::size_t handle) const noexcept;
     /// Feeds one closed candle to every existing indicator. Call after window.push_closed(c).
     void on_closed(const candle& c) noexcept;

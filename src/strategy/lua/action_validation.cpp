@@ -142,25 +142,21 @@ void describe(const field& f, char* out, std::size_t n) {
 constexpr std::int64_t max_exact_integer = std::int64_t{1} << 53;
 
 /// A finite number > 0 (integers must convert to double exactly). Writes the problem otherwise.
+/// The field's value is described only on failure: formatting it costs more than the check.
 bool positive_number(const field& f, double& out, char* why, std::size_t n) {
-    char got[64];
-    describe(f, got, sizeof got);
-    if (f.type != LUA_TNUMBER) {
-        std::snprintf(why, n, "expected a finite number > 0, got %s", got);
+    const auto fail = [&](const char* extra) {
+        char got[64];
+        describe(f, got, sizeof got);
+        std::snprintf(why, n, "expected a finite number > 0, got %s%s", got, extra);
         return false;
-    }
+    };
+    if (f.type != LUA_TNUMBER) return fail("");
     // Compare the integer itself: converted to double first, 2^53 + 1 would round to 2^53.
     if (f.is_integer && (f.i > max_exact_integer || f.i < -max_exact_integer)) {
-        std::snprintf(why, n,
-                      "expected a finite number > 0, got %s (integers beyond 2^53 are not exact)",
-                      got);
-        return false;
+        return fail(" (integers beyond 2^53 are not exact)");
     }
     out = f.is_integer ? static_cast<double>(f.i) : f.d;
-    if (!std::isfinite(out) || out <= 0) {
-        std::snprintf(why, n, "expected a finite number > 0, got %s", got);
-        return false;
-    }
+    if (!std::isfinite(out) || out <= 0) return fail("");
     return true;
 }
 
@@ -349,10 +345,11 @@ result<action> validate_update(const char* script, const table_fields& t, bool i
     const bool is_long = p.direction == side::long_side;
     const double mark = is_long ? q.bid : q.ask;
     const bool below = is_long == is_stop;
-    char what[64];
-    std::snprintf(what, sizeof what, "a %s position's %s at %s", side_name(p.direction),
-                  is_stop ? "stop-loss" : "take-profit", is_long ? "bid" : "ask");
-    if (!check_side(script, management_fn, "price", *price, below, mark, what, err)) {
+    if (below ? *price >= mark : *price <= mark) {
+        char what[64];  // only formatted for the message
+        std::snprintf(what, sizeof what, "a %s position's %s at %s", side_name(p.direction),
+                      is_stop ? "stop-loss" : "take-profit", is_long ? "bid" : "ask");
+        check_side(script, management_fn, "price", *price, below, mark, what, err);
         return std::move(*err);
     }
     if (is_stop) return action{update_stop_loss{*price, std::move(reason)}};

@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <iterator>
 #include <string_view>
 
 #include "host_bridge.hpp"
@@ -76,9 +78,9 @@ void push_optional(lua_State* L, const std::optional<double>& x) {
 }
 
 // Index of the field whose interned name is at `key` in [first, last), or f_end.
-int field_of(const field_table& ft, const char* key, int first, int last) noexcept {
+int field_of(const char* const* names, const char* key, int first, int last) noexcept {
     for (int i = first; i < last; ++i) {
-        if (ft.names[i] == key) return i;
+        if (names[i] == key) return i;
     }
     return f_end;
 }
@@ -170,8 +172,9 @@ void push_position_field(lua_State* L, const lua_strategy::impl& v, int f) {
     }
 }
 
-const field_table& fields_upvalue(lua_State* L) {
-    return *static_cast<const field_table*>(lua_touserdata(L, lua_upvalueindex(1)));
+// Read through the impl rather than the closure's upvalue: one lua_touserdata less per read.
+const char* const* field_names_of(const lua_strategy::impl& v) {
+    return v.view_field_names;
 }
 
 // True when the view's data exists: during a call (market), and in manage_position (position).
@@ -179,21 +182,21 @@ bool view_live(const lua_strategy::impl& v, bool is_market) {
     return v.market != nullptr && (is_market || v.pos != nullptr);
 }
 
-// __index(proxy, key) of market; upvalue 1 is the field_table.
+// __index(proxy, key) of market. Upvalue 1, the field_table, anchors the names it compares.
 int market_index(lua_State* L) {
     const auto& v = vm_of(L);
     if (!view_live(v, true) || lua_type(L, 2) != LUA_TSTRING) return 0;  // nil
-    const int f = field_of(fields_upvalue(L), lua_tostring(L, 2), f_symbol, f_market_end);
+    const int f = field_of(field_names_of(v), lua_tostring(L, 2), f_symbol, f_market_end);
     if (f == f_end) return 0;
     push_market_field(L, v, f);
     return 1;
 }
 
-// __index(proxy, key) of position; upvalue 1 is the field_table.
+// __index(proxy, key) of position. Upvalue 1, the field_table, anchors the names it compares.
 int position_index(lua_State* L) {
     const auto& v = vm_of(L);
     if (!view_live(v, false) || lua_type(L, 2) != LUA_TSTRING) return 0;
-    const int f = field_of(fields_upvalue(L), lua_tostring(L, 2), f_side, f_end);
+    const int f = field_of(field_names_of(v), lua_tostring(L, 2), f_side, f_end);
     if (f == f_end) return 0;
     push_position_field(L, v, f);
     return 1;
@@ -204,8 +207,8 @@ int raw_next(lua_State* L);
 // __pairs of a view: iterates a fresh table holding every field (allocates, but only when a
 // script iterates). Upvalues: the field_table, and whether this is the market view.
 int view_pairs(lua_State* L) {
-    const auto& ft = fields_upvalue(L);
     const auto& v = vm_of(L);
+    const char* const* names = field_names_of(v);
     const bool is_market = lua_toboolean(L, lua_upvalueindex(2)) != 0;
     const int first = is_market ? f_symbol : f_side;
     const int last = is_market ? f_market_end : f_end;
@@ -214,7 +217,7 @@ int view_pairs(lua_State* L) {
     if (view_live(v, is_market)) {
         for (int i = first; i < last; ++i) {
             is_market ? push_market_field(L, v, i) : push_position_field(L, v, i);
-            lua_setfield(L, -2, ft.names[i]);
+            lua_setfield(L, -2, names[i]);
         }
     }
     lua_pushnil(L);
@@ -252,6 +255,7 @@ void create_views(lua_State* L, lua_strategy::impl& v) {
         ft->names[i] = lua_pushstring(L, field_names[i]);
         lua_setiuservalue(L, ud, i + 1);
     }
+    v.view_field_names = ft->names;
     push_view(L, ud, market_index, true);
     v.market_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     push_view(L, ud, position_index, false);
@@ -439,10 +443,26 @@ double check_factor(lua_State* L, int arg, const char* fn) {
     return lua_tonumber(L, arg);
 }
 
-// ind.<kind>(...): upvalue 1 is the indicator_kind as an integer.
-int ind_function(lua_State* L) {
-    const auto kind =
-        static_cast<indicators::indicator_kind>(lua_tointeger(L, lua_upvalueindex(1)));
+bool single_period(indicators::indicator_kind k) {
+    return k != indicators::indicator_kind::macd && k != indicators::indicator_kind::bollinger;
+}
+
+int push_outputs(lua_State* L, indicators::indicator_kind kind,
+                 const indicators::indicator_value& value) {
+    const int n = static_cast<int>(indicators::output_count(kind));
+    for (int i = 0; i < n; ++i) {
+        if (value.ready) {
+            lua_pushnumber(L, value.v[static_cast<std::size_t>(i)]);
+        } else {
+            lua_pushnil(L);
+        }
+    }
+    return n;
+}
+
+// ind.<kind>(...) without a cached entry: validates the arguments, finds or creates the indicator
+// (raising on bad parameters) and caches where its value lives when there is room.
+int ind_lookup(lua_State* L, indicators::indicator_kind kind, ind_cache& cache) {
     const char* fn = indicators::kind_name(kind);
     indicator_query q;
     q.kind = kind;
@@ -457,27 +477,45 @@ int ind_function(lua_State* L) {
     if (!query_indicator(*vm_of(L).binding.indicators, q, err, sizeof err)) {
         return luaL_error(L, "%s", err);
     }
-    const int n = static_cast<int>(indicators::output_count(kind));
-    for (int i = 0; i < n; ++i) {
-        if (q.out.ready) {
-            lua_pushnumber(L, q.out.v[static_cast<std::size_t>(i)]);
-        } else {
-            lua_pushnil(L);
+    if (single_period(kind) && cache.used < cache.slots.size()) {
+        cache.slots[cache.used++] = {q.n1, q.source};
+    }
+    return push_outputs(L, kind, q.out);
+}
+
+// ind.<kind>(...): one C function per kind, so it needs no upvalue. A period seen before (an
+// integer argument: anything else goes through the full checks) reads the cached value.
+template <indicators::indicator_kind Kind>
+int ind_function(lua_State* L) {
+    auto& cache = vm_of(L).ind_caches[static_cast<std::size_t>(Kind)];
+    if (single_period(Kind) && lua_isinteger(L, 1)) {
+        const lua_Integer n = lua_tointeger(L, 1);
+        for (std::uint8_t i = 0; i < cache.used; ++i) {
+            if (cache.slots[i].period == n) return push_outputs(L, Kind, *cache.slots[i].value);
         }
     }
-    return n;
+    return ind_lookup(L, Kind, cache);
 }
 
 void create_ind(lua_State* L, lua_strategy::impl& v) {
     using indicators::indicator_kind;
-    lua_createtable(L, 0, 9);
-    for (const auto kind :
-         {indicator_kind::sma, indicator_kind::ema, indicator_kind::rsi, indicator_kind::macd,
-          indicator_kind::bollinger, indicator_kind::atr, indicator_kind::highest,
-          indicator_kind::lowest, indicator_kind::stddev}) {
-        lua_pushinteger(L, static_cast<lua_Integer>(kind));
-        lua_pushcclosure(L, ind_function, 1);
-        lua_setfield(L, -2, indicators::kind_name(kind));
+    static constexpr struct {
+        indicator_kind kind;
+        lua_CFunction fn;
+    } functions[] = {{indicator_kind::sma, ind_function<indicator_kind::sma>},
+                     {indicator_kind::ema, ind_function<indicator_kind::ema>},
+                     {indicator_kind::rsi, ind_function<indicator_kind::rsi>},
+                     {indicator_kind::macd, ind_function<indicator_kind::macd>},
+                     {indicator_kind::bollinger, ind_function<indicator_kind::bollinger>},
+                     {indicator_kind::atr, ind_function<indicator_kind::atr>},
+                     {indicator_kind::highest, ind_function<indicator_kind::highest>},
+                     {indicator_kind::lowest, ind_function<indicator_kind::lowest>},
+                     {indicator_kind::stddev, ind_function<indicator_kind::stddev>}};
+    static_assert(std::size(functions) == indicator_kind_count);
+    lua_createtable(L, 0, static_cast<int>(std::size(functions)));
+    for (const auto& f : functions) {
+        lua_pushcfunction(L, f.fn);
+        lua_setfield(L, -2, indicators::kind_name(f.kind));
     }
     make_read_only_proxy(L, "ind");
     v.ind_ref = luaL_ref(L, LUA_REGISTRYINDEX);

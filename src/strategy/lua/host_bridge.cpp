@@ -60,7 +60,8 @@ bool query_indicator(indicators::indicator_set& set, indicator_query& q, char* e
         if (q.kind == indicators::indicator_kind::macd) key.n2 = q.n2, key.n3 = q.n3;
         if (q.kind == indicators::indicator_kind::bollinger) key.k = q.k;
         if (const auto found = set.find(key)) {
-            q.out = set.value(*found);
+            q.source = &set.value(*found);
+            q.out = *q.source;
             return true;
         }
         const auto spec = indicators::make_spec(q.kind, q.n1, q.n2, q.n3, q.k);
@@ -68,7 +69,8 @@ bool query_indicator(indicators::indicator_set& set, indicator_query& q, char* e
             copy_error(err, err_size, spec.error_message().c_str());
             return false;
         }
-        q.out = set.value(set.get_or_create(spec.value()));
+        q.source = &set.value(set.get_or_create(spec.value()));
+        q.out = *q.source;
         return true;
     } catch (const std::exception& e) {
         std::snprintf(err, err_size, "ind.%s: %s", indicators::kind_name(q.kind), e.what());

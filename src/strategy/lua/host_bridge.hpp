@@ -37,6 +37,9 @@ struct indicator_query {
     std::int32_t n3 = 0;
     double k = 0;
     indicators::indicator_value out{};
+    /// Where the value lives in the set: stable for the set's lifetime (indicator_set::value),
+    /// so an ind.* closure may keep it and skip the lookup on later calls.
+    const indicators::indicator_value* source = nullptr;
 };
 
 /// Validates the parameters (indicators::make_spec), finds or creates the indicator and reads

@@ -57,15 +57,17 @@ private:
     int top_;
 };
 
-// Pushes the entry point and its arguments (the API tables) for a direct lua_pcall. Only raw,
+// Pushes the entry point and its arguments (the API tables) for a direct lua_pcall: copies of
+// the values kept in fixed stack slots since the load (cheaper than registry lookups). Only raw,
 // non-allocating pushes: the caller made room with lua_checkstack. Returns the argument count.
 int push_entry_call(lua_State* L, const lua_strategy::impl& v) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v.fn_ref[static_cast<std::size_t>(v.current)]);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v.market_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v.ctx_ref);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v.ind_ref);
+    const int base = v.call_slots;
+    lua_pushvalue(L, base + static_cast<int>(v.current));
+    lua_pushvalue(L, base + call_slot_market);
+    lua_pushvalue(L, base + call_slot_ctx);
+    lua_pushvalue(L, base + call_slot_ind);
     if (v.current != entry::manage_position) return 3;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, v.position_ref);
+    lua_pushvalue(L, base + call_slot_position);
     return 4;
 }
 
@@ -410,6 +412,14 @@ result<std::unique_ptr<lua_strategy>> lua_strategy::load_source(std::string_view
     // C function never allocates.
     lua_pushcfunction(v->L, detail::message_handler);
     v->msgh_index = lua_gettop(v->L);
+    // The entry points and the API tables stay on the stack above it for the VM's life, so a
+    // call pushes them with lua_pushvalue (see push_entry_call). The stack has room: the load
+    // left it empty and Lua guarantees LUA_MINSTACK (20) free slots.
+    v->call_slots = lua_gettop(v->L) + 1;
+    for (const int ref : v->fn_ref)
+        lua_rawgeti(v->L, LUA_REGISTRYINDEX, ref);
+    for (const int ref : {v->market_ref, v->ctx_ref, v->ind_ref, v->position_ref})
+        lua_rawgeti(v->L, LUA_REGISTRYINDEX, ref);
     sync_stats(*v);
     return std::unique_ptr<lua_strategy>(new lua_strategy(std::move(v)));
 }

@@ -71,7 +71,26 @@ inline constexpr std::size_t warn_bytes = 1024;
 /// The three per-state entry points, in the order of vm::fn_ref.
 enum class entry : std::uint8_t { detect_opportunity, filter_commitment, manage_position };
 inline constexpr std::size_t entry_count = 3;
+/// Offsets from impl::call_slots of the API tables (the entry points come first).
+inline constexpr int call_slot_market = 3;
+inline constexpr int call_slot_ctx = 4;
+inline constexpr int call_slot_ind = 5;
+inline constexpr int call_slot_position = 6;
 const char* entry_name(entry e) noexcept;
+
+/// The indicators one ind.<kind> function has already resolved, as pointers to their values in
+/// the indicator set (stable for the set's lifetime): later calls with the same period skip the
+/// spec lookup. A VM keeps its indicator_set for life, so the entries never go stale.
+struct ind_cache {
+    struct slot {
+        lua_Integer period = 0;
+        const indicators::indicator_value* value = nullptr;
+    };
+    std::array<slot, 4> slots{};  ///< single-period kinds; further periods take the slow path
+    std::uint8_t used = 0;
+};
+/// Number of indicators::indicator_kind values (one ind_cache each).
+inline constexpr std::size_t indicator_kind_count = 9;
 
 /// Bid and ask as the script sees them: the quote when known (finite, > 0), else the close.
 struct effective_quote {
@@ -111,6 +130,13 @@ struct lua_strategy::impl {
     int ctx_ref = LUA_NOREF;          ///< the proxy handed to scripts
     int ctx_backing_ref = LUA_NOREF;  ///< the table holding the values
     std::array<int, detail::entry_count> fn_ref{LUA_NOREF, LUA_NOREF, LUA_NOREF};
+    /// Once loaded: stack index of the first of the values every call pushes (detail::call_slot_*
+    /// offsets: the three entry points in entry order, then market, ctx, ind, position).
+    int call_slots = 0;
+
+    /// Interned names of the market/position fields (api_tables.cpp), anchored in the registry.
+    const char* const* view_field_names = nullptr;
+    std::array<detail::ind_cache, detail::indicator_kind_count> ind_caches{};
 
     // Inputs of the current call, read by the call trampoline.
     detail::entry current = detail::entry::detect_opportunity;

@@ -26,14 +26,17 @@ TEST_CASE("binance: parse_decimal accepts 20-digit integers as finite doubles") 
 }
 
 TEST_CASE("binance: parse_decimal rejects anything but a whole finite plain decimal") {
-    for (const char* bad :
-         {"", "NaN", "nan", "inf", "-inf", "Infinity", "1e400", "-1e400", "1.5abc", " 1", "1 ",
-          "1.", ".5", "+1", "-", "1e", "1e+", "0x10", "1,5", "--1", "1..2", "1.2.3", "e5", "\"1\""}) {
+    for (const char* bad : {"",       "NaN",  "nan", "inf", "-inf", "Infinity", "1e400", "-1e400",
+                            "1.5abc", " 1",   "1 ",  "1.",  ".5",   "+1",       "-",     "1e",
+                            "1e+",    "0x10", "1,5", "--1", "1..2", "1.2.3",    "e5",    "\"1\""}) {
         INFO("input: \"" << bad << "\"");
         CHECK_FALSE(parse_decimal(bad));
     }
     // A 400-digit integer overflows a double like 1e400 does.
     CHECK_FALSE(parse_decimal(std::string(400, '9')));
     // from_chars would stop at the NUL and report success on the prefix.
-    CHECK_FALSE(parse_decimal(std::string_view("1\0" "5", 3)));
+    CHECK_FALSE(
+        parse_decimal(std::string_view("1\0"
+                                       "5",
+                                       3)));
 }

@@ -24,7 +24,9 @@ std::vector<std::string> streams_of(const std::string& target) {
     return out;
 }
 
-std::string symbol_of(const std::string& s) { return s.substr(0, s.find('@')); }
+std::string symbol_of(const std::string& s) {
+    return s.substr(0, s.find('@'));
+}
 
 }  // namespace
 
@@ -68,16 +70,15 @@ TEST_CASE("binance: combined targets keep a symbol's streams on one connection w
     }
     const auto targets = combined_stream_targets(streams, 5);
     REQUIRE(targets.size() == 2);
-    CHECK(streams_of(targets[0]) ==
-          std::vector<std::string>{"aaa@kline_1m", "aaa@bookTicker", "bbb@kline_1m",
-                                   "bbb@bookTicker"});
+    CHECK(streams_of(targets[0]) == std::vector<std::string>{"aaa@kline_1m", "aaa@bookTicker",
+                                                             "bbb@kline_1m", "bbb@bookTicker"});
     CHECK(streams_of(targets[1]) == std::vector<std::string>{"ccc@kline_1m", "ccc@bookTicker"});
 
     // Interleaved input (all klines, then all bookTickers, as in the real capture's URL) is still
     // grouped per symbol.
-    const std::vector<std::string> interleaved = {"aaa@kline_1m", "bbb@kline_1m", "ccc@kline_1m",
-                                                  "aaa@bookTicker", "bbb@bookTicker",
-                                                  "ccc@bookTicker"};
+    const std::vector<std::string> interleaved = {"aaa@kline_1m",   "bbb@kline_1m",
+                                                  "ccc@kline_1m",   "aaa@bookTicker",
+                                                  "bbb@bookTicker", "ccc@bookTicker"};
     std::map<std::string, std::size_t> connection_of;
     const auto split = combined_stream_targets(interleaved, 2);
     REQUIRE(split.size() == 3);

@@ -42,8 +42,8 @@ struct book_spec {
     std::string A = R"("40.66000000")";
 
     std::string json() const {
-        return R"({"u":)" + u + R"(,"s":)" + s + R"(,"b":)" + b + R"(,"B":)" + B + R"(,"a":)" +
-               a + R"(,"A":)" + A + "}";
+        return R"({"u":)" + u + R"(,"s":)" + s + R"(,"b":)" + b + R"(,"B":)" + B + R"(,"a":)" + a +
+               R"(,"A":)" + A + "}";
     }
 };
 
@@ -141,7 +141,8 @@ TEST_CASE("binance: serverShutdown is recognised in both shapes") {
     const parsed_message& a = expect(p, raw, message_kind::server_shutdown);
     CHECK(a.shutdown_time == 1770123456789);
     CHECK(a.stream.empty());
-    const parsed_message& b = expect(p, combined("!serverShutdown", raw), message_kind::server_shutdown);
+    const parsed_message& b =
+        expect(p, combined("!serverShutdown", raw), message_kind::server_shutdown);
     CHECK(b.shutdown_time == 1770123456789);
     CHECK(b.stream == "!serverShutdown");
     expect(p, R"({"e":"serverShutdown"})", message_kind::invalid);
@@ -194,8 +195,8 @@ TEST_CASE("binance: text that is not a JSON object is malformed, never thrown") 
         " ",
         "{",
         "}",
-        kline.substr(0, kline.size() / 2),      // truncated mid-object
-        kline.substr(0, kline.size() - 1),      // missing the last brace
+        kline.substr(0, kline.size() / 2),                           // truncated mid-object
+        kline.substr(0, kline.size() - 1),                           // missing the last brace
         R"({"stream":"a@bookTicker","data":{"u":1,"s":"A","b":"1)",  // truncated in a string
         "hello, world",
         "[1,2,3]",
@@ -269,8 +270,8 @@ TEST_CASE("binance: a kline with a wrong schema is invalid and the reason names 
 
 TEST_CASE("binance: kline prices and volumes must be whole finite decimals in range") {
     stream_parser p;
-    for (const char* bad : {"NaN", "inf", "-inf", "1e400", "-1", "0", "1.5abc", "", " 1", "1.",
-                            ".5", "0x1p3"}) {
+    for (const char* bad :
+         {"NaN", "inf", "-inf", "1e400", "-1", "0", "1.5abc", "", " 1", "1.", ".5", "0x1p3"}) {
         for (std::string kline_spec::*field :
              {&kline_spec::o, &kline_spec::h, &kline_spec::l, &kline_spec::c}) {
             kline_spec spec;
