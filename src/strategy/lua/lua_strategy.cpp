@@ -457,6 +457,13 @@ result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, co
     last = detail::run_protected(v, nargs, 1, detail::entry_name(e), err);
     record_latency(v, start);
     if (last == failure_kind::none) {
+        if (lua_isnil(v.L, -1)) {
+            // The common answer ("nothing to do"), valid from every entry point: built in place
+            // rather than by the validator and moved out through the call chain.
+            lua_pop(v.L, 1);
+            sync_stats(v);
+            return action{no_action{}};
+        }
         last = failure_kind::invalid_return;  // unless the validator says otherwise
         result<action> r = validate(last);
         lua_pop(v.L, 1);
