@@ -1,3 +1,4 @@
+#include <fmt/compile.h>
 #include <spdlog/spdlog.h>
 
 #include <exception>
@@ -40,28 +41,42 @@ const char* function_for(phase p) noexcept {
     return "";
 }
 
+// Formats one log line with a format string compiled at build time (FMT_COMPILE: no parsing of
+// the format per line; the text is identical to the runtime format) and hands spdlog the finished
+// text. Nothing is formatted when the logger would drop the line.
+template <class Format, class... Args>
+void mirror(spdlog::logger& log, spdlog::level::level_enum level, const Format& format,
+            const Args&... args) {
+    if (!log.should_log(level) && !log.should_backtrace()) return;
+    fmt::memory_buffer line;
+    fmt::format_to(fmt::appender(line), format, args...);
+    log.log(level, spdlog::string_view_t(line.data(), line.size()));
+}
+
 // Writes a record to the decision log and mirrors it, as one readable line, to the runner's
 // spdlog logger (the symbol is the logger's name).
 void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
+    using spdlog::level::info;
     sink.write(r);
     const std::string_view event = r.event;
     if (!r.message.empty()) {
-        log.warn("{} [{}]: {}", r.event, r.state, r.message);
+        mirror(log, spdlog::level::warn, FMT_COMPILE("{} [{}]: {}"), r.event, r.state, r.message);
     } else if (r.to_state != nullptr) {
-        log.info("{} -> {}: {}", r.state, r.to_state, r.reason);
+        mirror(log, info, FMT_COMPILE("{} -> {}: {}"), r.state, r.to_state, r.reason);
     } else if (event == "fill") {
         if (r.pnl) {
-            log.info("fill: {} {:.8g} @ {:.10g} (fee {:.6g}, trade net P&L {:.6g}): {}", r.side,
-                     r.quantity.value_or(0), r.price, r.fee.value_or(0), *r.pnl, r.reason);
+            mirror(log, info,
+                   FMT_COMPILE("fill: {} {:.8g} @ {:.10g} (fee {:.6g}, trade net P&L {:.6g}): {}"),
+                   r.side, r.quantity.value_or(0), r.price, r.fee.value_or(0), *r.pnl, r.reason);
         } else {
-            log.info("fill: {} {:.8g} @ {:.10g} (fee {:.6g}): {}", r.side, r.quantity.value_or(0),
-                     r.price, r.fee.value_or(0), r.reason);
+            mirror(log, info, FMT_COMPILE("fill: {} {:.8g} @ {:.10g} (fee {:.6g}): {}"), r.side,
+                   r.quantity.value_or(0), r.price, r.fee.value_or(0), r.reason);
         }
     } else if (event == "auto_exit") {
-        log.info("auto-exit: {} hit at {:.10g}", r.reason, r.price);
+        mirror(log, info, FMT_COMPILE("auto-exit: {} hit at {:.10g}"), r.reason, r.price);
     } else {
-        log.info("{} [{}] {} -> {}: {} (close {:.10g})", r.event, r.state, r.function, r.action,
-                 r.reason, r.price);
+        mirror(log, info, FMT_COMPILE("{} [{}] {} -> {}: {} (close {:.10g})"), r.event, r.state,
+               r.function, r.action, r.reason, r.price);
     }
 }
 

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -606,11 +607,11 @@ struct binance_feed::impl {
         });
     }
 
+    /// Snapshot for stats(); rates are over the time since the previous snapshot.
     void publish_stats() {
         const auto now = steady::now();
         const double secs = std::max(1e-3, std::chrono::duration<double>(now - last_stats_time).count());
         last_stats_time = now;
-        bad_frame_logs = 0;
         binance_feed_stats st;
         for (auto& sh : shards) {
             auto c = sh->stats;
@@ -633,6 +634,7 @@ struct binance_feed::impl {
         stats_timer.async_wait([this](const boost::system::error_code& ec) {
             if (ec || stopping) return;
             publish_stats();
+            bad_frame_logs = 0;
             static constexpr int k_log_every = 60;
             if (++log_budget_reset % k_log_every == 0) {
                 std::lock_guard lock(stats_mutex);
@@ -710,6 +712,17 @@ void binance_feed::stop() {
 }
 
 binance_feed_stats binance_feed::stats() const {
+    // Fresh figures from the network thread when it is running; the last published ones
+    // otherwise (before start, after stop, or if it is slow to answer).
+    if (impl_->started.load() && !impl_->stopped.load()) {
+        auto done = std::make_shared<std::promise<void>>();
+        auto ready = done->get_future();
+        asio::post(impl_->ioc, [this, done] {
+            impl_->publish_stats();
+            done->set_value();
+        });
+        ready.wait_for(milliseconds(500));
+    }
     std::lock_guard lock(impl_->stats_mutex);
     return impl_->published;
 }

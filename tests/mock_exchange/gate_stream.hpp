@@ -48,19 +48,34 @@ public:
     }
 
 private:
+    // start -> (poll while closed) -> reading -> (poll while closed) -> done. The second hold
+    // matters: a read started while the gate was open may complete with a ping after it closed.
     template <class MutableBuffers>
     struct read_op {
         gate_stream& s;
         MutableBuffers buffers;
+        bool read_done = false;
         bool reading = false;
+        boost::system::error_code read_ec{};
+        std::size_t read_bytes = 0;
 
         template <class Self>
         void operator()(Self& self, boost::system::error_code ec = {}, std::size_t n = 0) {
-            if (reading || ec) return self.complete(ec, n);
+            if (reading) {  // the wrapped read just completed
+                reading = false;
+                read_done = true;
+                read_ec = ec;
+                read_bytes = n;
+            } else if (ec) {  // the poll timer failed
+                return self.complete(ec, 0);
+            }
+            if (read_done && (read_ec || s.reads_enabled_->load())) {
+                return self.complete(read_ec, read_bytes);
+            }
             if (!boost::beast::get_lowest_layer(s.next_).socket().is_open()) {
                 return self.complete(boost::asio::error::operation_aborted, 0);
             }
-            if (s.reads_enabled_->load()) {
+            if (!read_done && s.reads_enabled_->load()) {
                 reading = true;
                 return s.next_.async_read_some(buffers, std::move(self));
             }

@@ -36,6 +36,9 @@ struct started {
         : mock(std::move(o)), client((mock.start(), mock.certificates().ca_pem)) {
         const auto ec = client.connect(mock.port(), target);
         REQUIRE_MESSAGE(!ec, ec.message());
+        // The server registers the session right after its handshake write; scripts act on
+        // registered sessions only.
+        REQUIRE(client.wait([&] { return mock.stats().open_ws_sessions == 1; }, 3000ms));
     }
 };
 
@@ -343,7 +346,7 @@ TEST_CASE("mock_exchange: refuse_connections closes the next attempts before TLS
     ws_client accepted(mock.certificates().ca_pem);
     CHECK(!accepted.connect(mock.port(), combined_btc));
     CHECK(mock.stats().tcp_connections_refused == 2);
-    CHECK(mock.stats().ws_connections_accepted == 1);
+    CHECK(accepted.wait([&] { return mock.stats().ws_connections_accepted == 1; }, 3000ms));
 }
 
 TEST_CASE("mock_exchange: injected text, binary and oversized frames") {
@@ -354,7 +357,7 @@ TEST_CASE("mock_exchange: injected text, binary and oversized frames") {
     ws_client small(mock.certificates().ca_pem, 64 * 1024);
     REQUIRE(!big.connect(mock.port(), "/ws/nopeusdt@bookTicker"));
     REQUIRE(!small.connect(mock.port(), "/ws/nopeusdt@bookTicker"));
-    big.wait([&] { return mock.stats().open_ws_sessions == 2; }, 3000ms);
+    REQUIRE(big.wait([&] { return mock.stats().open_ws_sessions == 2; }, 3000ms));
 
     mock.send_text("hello");
     mock.send_binary(std::string("\x00\x01\x02", 3));
@@ -373,8 +376,12 @@ TEST_CASE("mock_exchange: injected text, binary and oversized frames") {
     CHECK(m->text.size() == 200'000);
     CHECK(json::parse(m->text)["e"] == "oversized");
 
+    // Beast rejects the frame from its header; what follows (its close, the rest of the frame
+    // in flight) decides the exact error, so only the outcome is checked.
     REQUIRE(small.wait([&] { return small.finished; }, 3000ms));
-    CHECK(small.read_error == websocket::error::message_too_big);
+    CHECK(small.read_error);
+    REQUIRE(small.messages.size() == 2);
+    CHECK(small.messages.back().binary);
 }
 
 TEST_CASE("mock_exchange: stop closes every session") {

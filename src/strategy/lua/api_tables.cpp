@@ -25,6 +25,11 @@ namespace {
 // market_snapshot / position directly. Nothing is rewritten before a call, so the per-call cost is
 // paid only for the fields a script actually reads (measured: refilling all 13 market fields cost
 // about a quarter of a runner step). Writes raise "market is read-only".
+// The position view has one more level: the proxy's __index is a hidden backing table holding
+// the fields that stay fixed while a position is held (entry price, stop, ...), rewritten only
+// when they change (sync_position_view, rare), and only the backing table's own __index is the C
+// function (unrealized_pnl, bars_held, unset stops). A script reads entry_price or stop_loss on
+// every manage_position call: a table lookup instead of a C call each time.
 //
 // Field names are Lua strings created once per VM (kept alive in the registry). Lua interns short
 // strings, so a script's `market.close` looks up exactly the string created here: the __index
@@ -62,6 +67,11 @@ constexpr const char* field_names[f_end] = {
     "ask",         "mid_price", "closed",      "side",           "quantity",
     "entry_price", "stop_loss", "take_profit", "unrealized_pnl", "opened_at",
     "bars_held"};
+
+// Position fields that stay fixed while a position is held (or change only through an update
+// the engine applies between calls): mirrored into the position view's backing table.
+constexpr int mirrored_position_fields[] = {f_side,      f_quantity,    f_entry_price,
+                                            f_stop_loss, f_take_profit, f_opened_at};
 
 // Interned field-name pointers of one VM, stored as a full userdata in the registry (upvalue 1 of
 // the __index functions). Trivially destructible: Lua frees it with the state.
@@ -228,13 +238,23 @@ int view_newindex(lua_State* L) {
     return luaL_error(L, "%s is read-only", lua_tostring(L, lua_upvalueindex(1)));
 }
 
-// Pushes a read-only view proxy.
+// Pushes a read-only view proxy. `index` answers the reads: for the position view it sits behind
+// a backing table (__index chain proxy -> backing -> index), which sync_position_view fills with
+// the fields that stay fixed while a position is held, so most reads are plain table lookups.
 void push_view(lua_State* L, int field_ud, lua_CFunction index, bool is_market) {
     lua_newtable(L);  // the proxy: stays empty
     lua_createtable(L, 0, 4);
+    if (!is_market) {
+        lua_createtable(L, 0, static_cast<int>(std::size(mirrored_position_fields)));
+        lua_createtable(L, 0, 1);
+    }
     lua_pushvalue(L, field_ud);
     lua_pushcclosure(L, index, 1);
     lua_setfield(L, -2, "__index");
+    if (!is_market) {
+        lua_setmetatable(L, -2);  // the backing table's
+        lua_setfield(L, -2, "__index");
+    }
     lua_pushstring(L, is_market ? "market" : "position");
     lua_pushcclosure(L, view_newindex, 1);
     lua_setfield(L, -2, "__newindex");
@@ -259,6 +279,10 @@ void create_views(lua_State* L, lua_strategy::impl& v) {
     push_view(L, ud, market_index, true);
     v.market_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     push_view(L, ud, position_index, false);
+    lua_getmetatable(L, -1);
+    lua_getfield(L, -1, "__index");
+    v.position_backing_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
     v.position_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pop(L, 1);
 }
@@ -585,6 +609,32 @@ void create_api_tables(lua_State* L, lua_strategy::impl& v, int env_index) {
     create_ctx(L, v);
     create_params(L, v, env_index);
     create_log(L, env_index);
+}
+
+bool position_view_current(const lua_strategy::impl& v, const position* p) noexcept {
+    const auto& shown = v.position_shown;
+    if (!shown || p == nullptr) return !shown && p == nullptr;
+    return shown->direction == p->direction && shown->quantity == p->quantity &&
+           shown->entry_price == p->entry_price && shown->stop_loss == p->stop_loss &&
+           shown->take_profit == p->take_profit && shown->opened_at == p->opened_at;
+}
+
+int sync_position_view(lua_State* L) {
+    auto& v = vm_of(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, v.position_backing_ref);
+    for (const int f : mirrored_position_fields) {
+        lua_pushstring(L, field_names[f]);
+        if (v.pos != nullptr) {
+            push_position_field(L, v, f);
+        } else {
+            lua_pushnil(L);
+        }
+        lua_rawset(L, -3);
+    }
+    lua_pop(L, 1);
+    // Only once every write succeeded (a raise above leaves it stale, so the next call retries).
+    v.position_shown = v.pos != nullptr ? std::optional<position>(*v.pos) : std::nullopt;
+    return 0;
 }
 
 int merge_opportunity(lua_State* L) {

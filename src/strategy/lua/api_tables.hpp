@@ -14,6 +14,14 @@ namespace tradingd::strategy::lua::detail {
 /// call only in protected mode.
 void create_api_tables(lua_State* L, lua_strategy::impl& v, int env_index);
 
+/// True when the position view's backing table mirrors `p` (nullptr: no position; then it must
+/// be empty). No Lua calls: checked before every entry-point call.
+bool position_view_current(const lua_strategy::impl& v, const position* p) noexcept;
+
+/// lua_CFunction: rewrites the position view's backing table from impl::pos (clears it when
+/// null) and records what it now mirrors in impl::position_shown. Allocates: protected mode only.
+int sync_position_view(lua_State* L);
+
 /// lua_CFunction: merges the (already validated) opportunity table at index 1 into ctx: the Lua
 /// backing table and the C++ context.
 int merge_opportunity(lua_State* L);

@@ -450,12 +450,21 @@ result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, co
         ++v.stats.memory_aborts;
         return error{v.name + ": " + detail::entry_name(e) + ": out of memory (Lua stack)"};
     }
-    const int nargs = detail::push_entry_call(v.L, v);
-    const bool timed = v.stats.calls % latency_sample_every == 0;
-    const auto start =
-        timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    last = detail::run_protected(v, nargs, 1, detail::entry_name(e), err);
-    record_latency(v, start);
+    last = failure_kind::none;
+    if (!detail::position_view_current(v, p)) {
+        // A position was opened, changed or closed since the last call (rare): refresh the
+        // position view's fixed fields before the script can read them.
+        lua_pushcfunction(v.L, detail::sync_position_view);
+        last = detail::run_protected(v, 0, 0, detail::entry_name(e), err);
+    }
+    if (last == failure_kind::none) {
+        const int nargs = detail::push_entry_call(v.L, v);
+        const bool timed = v.stats.calls % latency_sample_every == 0;
+        const auto start =
+            timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+        last = detail::run_protected(v, nargs, 1, detail::entry_name(e), err);
+        record_latency(v, start);
+    }
     if (last == failure_kind::none) {
         if (lua_isnil(v.L, -1)) {
             // The common answer ("nothing to do"), valid from every entry point: built in place

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <lua.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <tradingd/strategy/lua/lua_strategy.hpp>
@@ -126,6 +127,9 @@ struct lua_strategy::impl {
     int msgh_index = 0;  ///< stack index of the message handler once loaded (0: not yet)
     int market_ref = LUA_NOREF;
     int position_ref = LUA_NOREF;
+    int position_backing_ref = LUA_NOREF;  ///< the position view's mirror of its fixed fields
+    /// What the backing table mirrors (nullopt: it is empty). See sync_position_view.
+    std::optional<position> position_shown;
     int ind_ref = LUA_NOREF;
     int ctx_ref = LUA_NOREF;          ///< the proxy handed to scripts
     int ctx_backing_ref = LUA_NOREF;  ///< the table holding the values

@@ -1,0 +1,199 @@
+// binance_feed against the mock exchange: the M rows of RELIABILITY.md §5.2 that concern the
+// feed, each asserting that closed candles reach the runner exactly once and in order.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "feed_rig.hpp"
+
+using namespace tradingd;
+using namespace tradingd::testing;
+using namespace std::chrono_literals;
+
+namespace {
+std::string book_ticker(const std::string& symbol, std::uint64_t u, const char* bid,
+                        const char* ask) {
+    return R"({"stream":")" + std::string("btcusdt@bookTicker") + R"(","data":{"u":)" +
+           std::to_string(u) + R"(,"s":")" + symbol + R"(","b":")" + bid +
+           R"(","B":"1.00000000","a":")" + ask + R"(","A":"1.00000000"}})";
+}
+}  // namespace
+
+TEST_CASE("binance_feed: warm-up over REST, then live candles exactly once with quotes") {
+    feed_rig rig(fast_market({"BTCUSDT", "ETHUSDT"}));
+    rig.start();
+    rig.expect_exactly_once(0, 10);
+    rig.expect_exactly_once(1, 10);
+    const auto warm = rig.sinks[0]->closed(true).size() - rig.sinks[0]->closed(false).size();
+    CHECK(warm == 20);  // warmup_candles, delivered flagged warm-up
+    CHECK(rig.sinks[0]->count(event_kind::quote) > 0);
+    CHECK(rig.sinks[0]->count(event_kind::candle_update) > 0);
+    const auto st = rig.feed->stats();
+    REQUIRE(st.connections.size() == 1);  // one combined stream for both symbols
+    CHECK(st.connections[0].state == "open");
+    CHECK(st.connections[0].reconnects == 0);
+    CHECK(st.symbols[0].state == "live");
+}
+
+TEST_CASE("binance_feed: duplicate, missing and stale closes never reach the runner twice "
+          "(M05, M06)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    rig.mock.duplicate_next_close();
+    std::this_thread::sleep_for(200ms);
+    rig.mock.omit_next_close();
+    std::this_thread::sleep_for(200ms);
+    rig.mock.send_stale_candle();
+    rig.expect_exactly_once(0, 12);
+    CHECK(rig.feed->stats().symbols[0].duplicates + rig.feed->stats().symbols[0].stale_dropped >= 1);
+}
+
+TEST_CASE("binance_feed: a gap in the stream is repaired over REST before live resumes (M07)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    rig.mock.skip_candles(4);
+    rig.expect_exactly_once(0, 15);
+    CHECK(rig.feed->stats().symbols[0].gaps >= 1);
+    CHECK(rig.feed->stats().symbols[0].backfilled >= 4);
+}
+
+TEST_CASE("binance_feed: a stalled connection that still answers pings is replaced (M09)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    const auto accepted = rig.mock.stats().ws_connections_accepted;
+    rig.mock.stall_data(true);
+    REQUIRE(wait_until([&] { return rig.mock.stats().ws_connections_accepted > accepted; }, 6s));
+    rig.mock.stall_data(false);
+    rig.expect_exactly_once(0, 12);
+    CHECK(rig.conn().reconnects >= 1);
+}
+
+TEST_CASE("binance_feed: abrupt resets and close frames reconnect without loss (M11)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    rig.mock.close_abruptly();
+    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 1 && rig.conn().state == "open"; }, 8s));
+    rig.mock.close_with_code(1008);
+    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 2 && rig.conn().state == "open"; }, 8s));
+    rig.mock.close_with_code(1001);
+    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 3 && rig.conn().state == "open"; }, 8s));
+    rig.expect_exactly_once(0, 20);
+    CHECK(rig.log_sink->contains("code 1008"));
+}
+
+TEST_CASE("binance_feed: serverShutdown in both shapes replaces the connection make-before-break "
+          "(M12)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    const auto accepted = rig.mock.stats().ws_connections_accepted;
+    rig.mock.send_server_shutdown(true);
+    REQUIRE(wait_until([&] { return rig.mock.stats().ws_connections_accepted == accepted + 1; }, 5s));
+    std::this_thread::sleep_for(1'200ms);  // the connect pacing: at most one per second
+    rig.mock.send_server_shutdown(false);
+    REQUIRE(wait_until([&] { return rig.mock.stats().ws_connections_accepted == accepted + 2; }, 5s));
+    rig.expect_exactly_once(0, 15);
+    CHECK(rig.conn().reconnects == 0);  // replaced, never lost
+    CHECK(rig.log_sink->contains("serverShutdown"));
+}
+
+TEST_CASE("binance_feed: refused connections back off, at most one attempt per second (M13)") {
+    feed_rig rig(fast_market());
+    rig.mock.refuse_connections(3);
+    const auto t0 = std::chrono::steady_clock::now();
+    rig.start();
+    REQUIRE(wait_until([&] { return rig.conn().state == "open"; }, 15s));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(rig.mock.stats().tcp_connections_refused == 3);
+    CHECK(took >= 2'900ms);  // four attempts, >= 1 s apart
+    rig.expect_exactly_once(0, 5);
+}
+
+TEST_CASE("binance_feed: a certificate for another host is refused with a clear error (M14)") {
+    auto options = fast_market();
+    options.certificate_hosts = {"wrong.example"};
+    feed_rig rig(options);
+    rig.start();
+    REQUIRE(wait_until([&] { return rig.log_sink->contains("hostname mismatch"); }, 8s));
+    CHECK(rig.mock.stats().ws_connections_accepted == 0);
+    CHECK(rig.sinks[0]->count(event_kind::quote) == 0);
+    CHECK(rig.sinks[0]->closed().empty());  // REST is refused too: nothing unverified is used
+}
+
+TEST_CASE("binance_feed: bad frames are counted and dropped; the connection stays (M01, M03, M04)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    rig.mock.send_text("{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":1,\"s\":\"BTC");  // truncated
+    rig.mock.send_text("not json at all");
+    rig.mock.send_text("");
+    rig.mock.send_binary(std::string("\x00\x01\x02", 3));
+    rig.mock.send_text(book_ticker("BTCUSDT", 1ULL << 62, "NaN", "1.0"));
+    rig.mock.send_text(book_ticker("BTCUSDT", (1ULL << 62) + 1, "1.5abc", "2"));
+    rig.mock.send_text(R"({"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1,"s":"BTCUSDT"}})");
+    rig.mock.send_text(R"({"e":"somethingNew","E":1})");
+    REQUIRE(wait_until([&] { return rig.conn().parse_errors >= 7; }, 5s));
+    rig.expect_exactly_once(0, 10);
+    CHECK(rig.conn().reconnects == 0);
+    CHECK(rig.log_sink->contains("dropped a bad frame"));
+}
+
+TEST_CASE("binance_feed: an oversized frame fails the read and the feed reconnects (M02)") {
+    feed_rig rig(fast_market());
+    rig.settings.max_message_bytes = 64 * 1024;
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    rig.mock.send_oversized(2 << 20);
+    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 1 && rig.conn().state == "open"; }, 8s));
+    rig.expect_exactly_once(0, 12);
+}
+
+TEST_CASE("binance_feed: a symbol the exchange rejects is disabled, the others trade (M16)") {
+    feed_rig rig(fast_market({"BTCUSDT"}), {"BTCUSDT", "NOSUCHCOIN"});
+    rig.start();
+    rig.expect_exactly_once(0, 5);
+    REQUIRE(wait_until([&] { return rig.feed->stats().symbols[1].state == "disabled"; }, 5s));
+    CHECK(rig.log_sink->contains("NOSUCHCOIN disabled"));
+    CHECK(rig.log_sink->contains("-1121"));
+}
+
+TEST_CASE("binance_feed: a busy runner holds no connection back; candles wait, quotes coalesce "
+          "(M10, M17)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    const auto quotes_before = rig.sinks[0]->count(event_kind::quote);
+    rig.sinks[0]->blocked = true;  // the strategy is stuck in a long call
+    for (int i = 0; i < 10'000; ++i)  // a burst while it is stuck
+        rig.mock.send_text(book_ticker("BTCUSDT", (1ULL << 62) + 10 + static_cast<unsigned>(i),
+                                       "100.00000000", "100.10000000"));
+    std::this_thread::sleep_for(2s);  // ~30 candles close meanwhile
+    rig.sinks[0]->blocked = false;
+    rig.expect_exactly_once(0, 30);
+    CHECK(rig.conn().reconnects == 0);
+    // Only the latest quote between two closed candles was kept.
+    CHECK(rig.sinks[0]->count(event_kind::quote) - quotes_before < 1'000);
+}
+
+TEST_CASE("binance_feed: REST 429 with Retry-After and 5xx are retried (warm-up still completes)") {
+    feed_rig rig(fast_market());
+    rig.mock.fail_rest(1, 429, R"({"code":-1003,"msg":"Too many requests."})", 1);
+    rig.mock.fail_rest(1, 503, R"({"code":-1008,"msg":"Server is currently overloaded."})");
+    rig.start();
+    rig.expect_exactly_once(0, 5);
+    CHECK(rig.sinks[0]->closed().size() - rig.sinks[0]->closed(false).size() == 20);
+}
+
+TEST_CASE("binance_feed: an unresolvable host backs off and keeps retrying (M15)") {
+    feed_rig rig(fast_market());
+    rig.settings.ws_url = "wss://no-such-host.invalid";
+    rig.settings.connect_timeout_ms = 1'000;
+    rig.start();
+    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 2; }, 10s));
+    CHECK(rig.log_sink->contains("no-such-host.invalid"));
+    CHECK(rig.conn().state != "open");
+}
