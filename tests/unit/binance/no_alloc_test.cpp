@@ -67,7 +67,7 @@ TEST_CASE("binance: parse allocates nothing once warmed up, whatever the frame")
     const std::size_t at_start = g_allocations;
     stream_parser p;
     for (const auto& f : frames)
-        (void)p.parse(f);  // warm-up: the buffer and simdjson's indexes reach their size
+        (void)p.parse(f);             // warm-up: the buffer and simdjson's indexes reach their size
     CHECK(g_allocations > at_start);  // the counter does see the parser's own allocations
     const std::size_t before = g_allocations;
     int kinds_seen = 0;
