@@ -1,7 +1,10 @@
 #include <fmt/compile.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <exception>
+#include <string_view>
 #include <utility>
 
 #include <tradingd/engine/runner_core.hpp>
@@ -41,13 +44,58 @@ const char* function_for(phase p) noexcept {
     return "";
 }
 
+// True when `text` (fmt's shortest round-trip form of a double) is also exactly what printf's
+// "%.<precision>g" prints: plain decimal notation (no exponent, not nan/inf), at most `precision`
+// significant digits and fewer than `precision + 1` digits before the point. Rounding the double
+// to `precision` digits then gives this same decimal (it lies far closer to the double than half
+// a unit in its last place), and %g drops no zeros from it.
+bool shortest_is_g(std::string_view text, int precision) noexcept {
+    if (!text.empty() && text.front() == '-') text.remove_prefix(1);
+    int before_point = 0;
+    int significant = 0;
+    bool point = false;
+    for (const char c : text) {
+        if (c == '.' && !point) {
+            point = true;
+            continue;
+        }
+        if (c < '0' || c > '9') return false;
+        if (!point) ++before_point;
+        if (significant > 0 || c != '0') ++significant;
+    }
+    const bool integer_part = !(before_point == 1 && text.front() == '0');
+    return significant <= precision && (!integer_part || before_point <= precision);
+}
+
+// A double as "{:.<precision>g}" would print it, with a cheap path for the common case (prices
+// with few digits): the precision-bound conversion costs several times the shortest one.
+class g_text {
+public:
+    /// Precondition: precision in [1, 17] (the longest text then fits the buffer). `likely_short`:
+    /// try the shortest form first (worth it for prices, which mostly have few digits; fees and
+    /// P&L almost never do).
+    g_text(double x, int precision, bool likely_short = true) {
+        if (likely_short) end_ = fmt::format_to(buf_.data(), FMT_COMPILE("{}"), x);
+        if (!likely_short || !shortest_is_g(view(), precision)) {
+            end_ = fmt::format_to(buf_.data(), FMT_COMPILE("{:.{}g}"), x, precision);
+        }
+    }
+    std::string_view view() const noexcept {
+        return {buf_.data(), static_cast<std::size_t>(end_ - buf_.data())};
+    }
+
+private:
+    // Longest texts: "-2.2250738585072014e-308" (shortest form), "-1.2345678901234567e-308".
+    std::array<char, 32> buf_;
+    char* end_ = buf_.data();
+};
+
 // Formats one log line with a format string compiled at build time (FMT_COMPILE: no parsing of
 // the format per line; the text is identical to the runtime format) and hands spdlog the finished
-// text. Nothing is formatted when the logger would drop the line.
+// text.
 template <class Format, class... Args>
 void mirror(spdlog::logger& log, spdlog::level::level_enum level, const Format& format,
             const Args&... args) {
-    if (!log.should_log(level) && !log.should_backtrace()) return;
     fmt::memory_buffer line;
     fmt::format_to(fmt::appender(line), format, args...);
     log.log(level, spdlog::string_view_t(line.data(), line.size()));
@@ -58,25 +106,30 @@ void mirror(spdlog::logger& log, spdlog::level::level_enum level, const Format& 
 void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
     using spdlog::level::info;
     sink.write(r);
+    // Nothing is formatted when the logger would drop the line.
+    const auto level = r.message.empty() ? info : spdlog::level::warn;
+    if (!log.should_log(level) && !log.should_backtrace()) return;
     const std::string_view event = r.event;
     if (!r.message.empty()) {
-        mirror(log, spdlog::level::warn, FMT_COMPILE("{} [{}]: {}"), r.event, r.state, r.message);
+        mirror(log, level, FMT_COMPILE("{} [{}]: {}"), r.event, r.state, r.message);
     } else if (r.to_state != nullptr) {
         mirror(log, info, FMT_COMPILE("{} -> {}: {}"), r.state, r.to_state, r.reason);
     } else if (event == "fill") {
         if (r.pnl) {
-            mirror(log, info,
-                   FMT_COMPILE("fill: {} {:.8g} @ {:.10g} (fee {:.6g}, trade net P&L {:.6g}): {}"),
-                   r.side, r.quantity.value_or(0), r.price, r.fee.value_or(0), *r.pnl, r.reason);
+            mirror(log, info, FMT_COMPILE("fill: {} {} @ {} (fee {}, trade net P&L {}): {}"), r.side,
+                   g_text(r.quantity.value_or(0), 8).view(), g_text(r.price, 10).view(),
+                   g_text(r.fee.value_or(0), 6, false).view(), g_text(*r.pnl, 6, false).view(), r.reason);
         } else {
-            mirror(log, info, FMT_COMPILE("fill: {} {:.8g} @ {:.10g} (fee {:.6g}): {}"), r.side,
-                   r.quantity.value_or(0), r.price, r.fee.value_or(0), r.reason);
+            mirror(log, info, FMT_COMPILE("fill: {} {} @ {} (fee {}): {}"), r.side,
+                   g_text(r.quantity.value_or(0), 8).view(), g_text(r.price, 10).view(),
+                   g_text(r.fee.value_or(0), 6, false).view(), r.reason);
         }
     } else if (event == "auto_exit") {
-        mirror(log, info, FMT_COMPILE("auto-exit: {} hit at {:.10g}"), r.reason, r.price);
+        mirror(log, info, FMT_COMPILE("auto-exit: {} hit at {}"), r.reason,
+               g_text(r.price, 10).view());
     } else {
-        mirror(log, info, FMT_COMPILE("{} [{}] {} -> {}: {} (close {:.10g})"), r.event, r.state,
-               r.function, r.action, r.reason, r.price);
+        mirror(log, info, FMT_COMPILE("{} [{}] {} -> {}: {} (close {})"), r.event, r.state,
+               r.function, r.action, r.reason, g_text(r.price, 10).view());
     }
 }
 
@@ -249,7 +302,7 @@ void runner_core::call_strategy(const market_event& e) {
 }
 
 void runner_core::apply(const strategy::action& a, const market_event& e, const char* function) {
-    const auto transition = [&](phase from, const std::string& reason) {
+    const auto transition = [&](phase from, std::string_view reason) {
         decision_record r = base_record(e.ts, "transition", e.bar.close);
         r.state = strategy::phase_name(from);
         r.to_state = strategy::phase_name(machine_.current());
@@ -259,11 +312,11 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
     const phase before = machine_.current();
     bool legal = true;
     if (const auto* o = std::get_if<strategy::open_analysis>(&a)) {
-        const std::string reason = o->reason.empty() ? "opportunity" : o->reason;
+        const std::string_view reason = o->reason.empty() ? "opportunity" : o->reason;
         legal = machine_.begin_analysis(e.ts, reason);
         if (legal) transition(before, reason);
     } else if (const auto* c = std::get_if<strategy::cancel_analysis>(&a)) {
-        const std::string reason = c->reason.empty() ? "analysis cancelled" : c->reason;
+        const std::string_view reason = c->reason.empty() ? "analysis cancelled" : c->reason;
         legal = machine_.cancel_analysis(e.ts, reason);
         if (legal) transition(before, reason);
     } else if (const auto* en = std::get_if<strategy::enter_position>(&a)) {
@@ -274,7 +327,7 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
                     machine_.current_position()->direction == strategy::side::long_side
                 ? e.bid
                 : e.ask;
-        exit_position(e, x->reason.empty() ? "strategy exit" : x->reason, price);
+        exit_position(e, x->reason.empty() ? std::string_view("strategy exit") : x->reason, price);
     } else if (const auto* s = std::get_if<strategy::update_stop_loss>(&a)) {
         legal = machine_.set_stop_loss(s->price);
     } else if (const auto* t = std::get_if<strategy::update_take_profit>(&a)) {
@@ -314,7 +367,7 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
     p.take_profit = a.take_profit;
     p.entry_fee = f.value().fee;
     p.opened_at = e.ts;
-    const std::string reason = a.reason.empty() ? "entry" : a.reason;
+    const std::string_view reason = a.reason.empty() ? "entry" : a.reason;
     if (!machine_.open_position(p, e.ts, reason)) {
         // The Lua layer validated the entry; a refusal here means the fill itself is unusable.
         // Undo the broker's side so the account and the state machine stay in agreement.
@@ -341,7 +394,7 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
     note(decisions_, *log_, t);
 }
 
-void runner_core::exit_position(const market_event& e, const std::string& reason,
+void runner_core::exit_position(const market_event& e, std::string_view reason,
                                 double trigger_price) {
     const auto& pos = machine_.current_position();
     if (!pos) return;

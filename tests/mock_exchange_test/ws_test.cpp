@@ -233,7 +233,8 @@ TEST_CASE("mock_exchange: close scripting (duplicate, omit, skip, stale)") {
         REQUIRE(at != times.end());
         REQUIRE(at + 1 != times.end());
         CHECK(*(at + 1) == t - minute);
-        const auto* expected = find_closed(s.mock.closed_candles("BTCUSDT"), t - minute);
+        const auto closed = s.mock.closed_candles("BTCUSDT");
+        const auto* expected = find_closed(closed, t - minute);
         REQUIRE(expected != nullptr);
         CHECK(same(kline_candle(log.closes[static_cast<std::size_t>(at + 1 - times.begin())]),
                    *expected));

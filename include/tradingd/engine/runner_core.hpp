@@ -114,7 +114,7 @@ private:
     void call_strategy(const market_event& e);
     void apply(const strategy::action& a, const market_event& e, const char* function);
     void enter(const strategy::enter_position& a, const market_event& e);
-    void exit_position(const market_event& e, const std::string& reason, double trigger_price);
+    void exit_position(const market_event& e, std::string_view reason, double trigger_price);
     void on_failure(const market_event& e, const char* function, const std::string& message);
     void suspend(timestamp_ms ts, const std::string& reason);
     decision_record base_record(timestamp_ms ts, const char* event, double price) const;

@@ -467,7 +467,7 @@ double check_factor(lua_State* L, int arg, const char* fn) {
     return lua_tonumber(L, arg);
 }
 
-bool single_period(indicators::indicator_kind k) {
+constexpr bool single_period(indicators::indicator_kind k) {
     return k != indicators::indicator_kind::macd && k != indicators::indicator_kind::bollinger;
 }
 
@@ -512,10 +512,19 @@ int ind_lookup(lua_State* L, indicators::indicator_kind kind, ind_cache& cache) 
 template <indicators::indicator_kind Kind>
 int ind_function(lua_State* L) {
     auto& cache = vm_of(L).ind_caches[static_cast<std::size_t>(Kind)];
-    if (single_period(Kind) && lua_isinteger(L, 1)) {
-        const lua_Integer n = lua_tointeger(L, 1);
-        for (std::uint8_t i = 0; i < cache.used; ++i) {
-            if (cache.slots[i].period == n) return push_outputs(L, Kind, *cache.slots[i].value);
+    if constexpr (single_period(Kind)) {
+        if (lua_isinteger(L, 1)) {
+            const lua_Integer n = lua_tointeger(L, 1);
+            for (std::uint8_t i = 0; i < cache.used; ++i) {
+                if (cache.slots[i].period != n) continue;
+                const indicators::indicator_value& value = *cache.slots[i].value;
+                if (value.ready) {
+                    lua_pushnumber(L, value.v[0]);
+                } else {
+                    lua_pushnil(L);
+                }
+                return 1;
+            }
         }
     }
     return ind_lookup(L, Kind, cache);
@@ -609,14 +618,6 @@ void create_api_tables(lua_State* L, lua_strategy::impl& v, int env_index) {
     create_ctx(L, v);
     create_params(L, v, env_index);
     create_log(L, env_index);
-}
-
-bool position_view_current(const lua_strategy::impl& v, const position* p) noexcept {
-    const auto& shown = v.position_shown;
-    if (!shown || p == nullptr) return !shown && p == nullptr;
-    return shown->direction == p->direction && shown->quantity == p->quantity &&
-           shown->entry_price == p->entry_price && shown->stop_loss == p->stop_loss &&
-           shown->take_profit == p->take_profit && shown->opened_at == p->opened_at;
 }
 
 int sync_position_view(lua_State* L) {

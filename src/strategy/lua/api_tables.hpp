@@ -16,7 +16,13 @@ void create_api_tables(lua_State* L, lua_strategy::impl& v, int env_index);
 
 /// True when the position view's backing table mirrors `p` (nullptr: no position; then it must
 /// be empty). No Lua calls: checked before every entry-point call.
-bool position_view_current(const lua_strategy::impl& v, const position* p) noexcept;
+inline bool position_view_current(const lua_strategy::impl& v, const position* p) noexcept {
+    const auto& shown = v.position_shown;
+    if (!shown || p == nullptr) return !shown && p == nullptr;
+    return shown->direction == p->direction && shown->quantity == p->quantity &&
+           shown->entry_price == p->entry_price && shown->stop_loss == p->stop_loss &&
+           shown->take_profit == p->take_profit && shown->opened_at == p->opened_at;
+}
 
 /// lua_CFunction: rewrites the position view's backing table from impl::pos (clears it when
 /// null) and records what it now mirrors in impl::position_shown. Allocates: protected mode only.

@@ -258,7 +258,7 @@ void sync_stats(lua_strategy::impl& v) noexcept {
     v.stats.memory_used = v.memory.used;
     v.stats.memory_peak = v.memory.peak;
     v.stats.instructions = v.budget.spent;
-    detail::flush_log_notice(v);
+    if (v.log_limit.suppressed != 0) detail::flush_log_notice(v);
 }
 
 /// Records the latency of the call that just ended: timed from `start` when this call was
@@ -392,8 +392,7 @@ result<std::unique_ptr<lua_strategy>> lua_strategy::load_source(std::string_view
     v->limits = limits;
     v->logger = v->binding.logger ? v->binding.logger : spdlog::default_logger();
     v->memory.limit = limits.memory_limit_bytes;
-    v->budget.budget = limits.instruction_budget;
-    v->budget.time_limit = limits.time_limit;
+    detail::set_budget(v->budget, limits.instruction_budget, limits.time_limit);
     v->log_limit.rate = limits.log_lines_per_second;
     v->log_limit.burst = limits.log_burst;
     v->rng_seed = detail::hash_name(v->binding.symbol);

@@ -87,23 +87,30 @@ void budget_hook(lua_State* L, lua_Debug* ar) {
 
 void arm_budget(lua_strategy::impl& v) noexcept {
     auto& b = v.budget;
-    const bool was_sticky = b.exhausted;
-    b.exhausted = false;
-    b.reason = nullptr;
-    b.line = 0;
+    if (b.exhausted) {
+        // The hook's instruction count runs on across calls (lua_sethook would restart it), so
+        // calls shorter than hook_interval are counted too: the budget of a call is charged the
+        // instructions since the hook last fired, at most hook_interval - 1 more than it ran.
+        // Only a previous sticky re-arm of the main thread is undone here.
+        b.exhausted = false;
+        b.reason = nullptr;
+        b.line = 0;
+        if (v.limits.hardening) lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
+    }
+    b.remaining = b.budget_per_call;
+    b.deadline = {};  // set by the first hook check (budget_hook), for latency sampling
+    b.coarse_deadline_ns = coarse_now_ns() + b.coarse_allowance_ns;
+    v.memory.refused = false;
+}
+
+void set_budget(budget_account& b, std::uint64_t instructions,
+                std::chrono::nanoseconds time_limit) noexcept {
     constexpr auto max_remaining =
         static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-    b.remaining = static_cast<std::int64_t>(std::min(b.budget, max_remaining));
-    b.deadline = {};  // set by the first hook check (budget_hook), for latency sampling
-    b.coarse_deadline_ns = coarse_now_ns() + b.time_limit.count() + coarse_resolution_ns();
-    v.memory.refused = false;
-    // The hook's instruction count runs on across calls (lua_sethook would restart it), so
-    // calls shorter than hook_interval are counted too: the budget of a call is charged the
-    // instructions since the hook last fired, at most hook_interval - 1 more than it ran.
-    // Only a previous sticky re-arm of the main thread is undone here.
-    if (was_sticky && v.limits.hardening) {
-        lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
-    }
+    b.budget = instructions;
+    b.budget_per_call = static_cast<std::int64_t>(std::min(instructions, max_remaining));
+    b.time_limit = time_limit;
+    b.coarse_allowance_ns = time_limit.count() + coarse_resolution_ns();
 }
 
 std::int64_t coarse_now_ns() noexcept {

@@ -4,6 +4,7 @@
 // handlers, and the construction of the script's environment from an allow-list.
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <lua.hpp>
 #include <string_view>
@@ -24,6 +25,11 @@ void budget_hook(lua_State* L, lua_Debug* ar);
 /// Starts a fresh budget (instructions + deadline) for the next protected run and resets the
 /// per-run memory-refusal flag. Never allocates.
 void arm_budget(lua_strategy::impl& v) noexcept;
+
+/// Sets the per-call instruction budget and time limit (and the figures derived from them that
+/// arm_budget uses). Call before the first protected run.
+void set_budget(budget_account& b, std::uint64_t instructions,
+                std::chrono::nanoseconds time_limit) noexcept;
 
 /// CLOCK_MONOTONIC_COARSE in nanoseconds (~5 ns to read; resolution = the kernel tick, 1-4 ms)
 /// and that resolution. The time limit is enforced on this clock: cheap enough to read at the

@@ -44,6 +44,10 @@ struct memory_account {
 struct budget_account {
     std::uint64_t budget = 0;
     std::chrono::nanoseconds time_limit{};
+    // Derived by set_budget: `budget` clamped to the counter's range, and the time limit plus
+    // the coarse clock's resolution (see coarse_deadline_ns).
+    std::int64_t budget_per_call = 0;
+    std::int64_t coarse_allowance_ns = 0;
     std::int64_t remaining = 0;
     /// Set by the hook's first check of a call (steady_clock): the start of latency timing.
     std::chrono::steady_clock::time_point deadline{};
