@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdint>
 #include <exception>
 #include <string_view>
 #include <utility>
@@ -67,6 +69,34 @@ bool shortest_is_g(std::string_view text, int precision) noexcept {
     return significant <= precision && (!integer_part || before_point <= precision);
 }
 
+// "%.10g" (or more digits) of a price with at most two decimals below 1e8, which is what candle
+// closes are: written from integer cents without a float conversion. The decimal this writes
+// converts back to x exactly and has at most 10 significant digits, so it is also what x
+// rounded to 10 digits prints as. Returns nullptr when x is not such a price.
+char* cents_text(double x, char* out) noexcept {
+    if (!(std::fabs(x) < 1e8)) return nullptr;
+    const double cents = std::round(std::fabs(x) * 100);
+    if (cents / 100 != std::fabs(x)) return nullptr;
+    auto c = static_cast<std::uint64_t>(cents);
+    if (std::signbit(x)) *out++ = '-';
+    char digits[12];
+    int n = 0;
+    const std::uint64_t frac = c % 100;
+    c /= 100;
+    do {
+        digits[n++] = static_cast<char>('0' + c % 10);
+        c /= 10;
+    } while (c != 0);
+    while (n > 0)
+        *out++ = digits[--n];
+    if (frac != 0) {
+        *out++ = '.';
+        *out++ = static_cast<char>('0' + frac / 10);
+        if (frac % 10 != 0) *out++ = static_cast<char>('0' + frac % 10);
+    }
+    return out;
+}
+
 // A double as "{:.<precision>g}" would print it, with a cheap path for the common case (prices
 // with few digits): the precision-bound conversion costs several times the shortest one.
 class g_text {
@@ -75,6 +105,12 @@ public:
     /// try the shortest form first (worth it for prices, which mostly have few digits; fees and
     /// P&L almost never do).
     g_text(double x, int precision, bool likely_short = true) {
+        if (likely_short && precision >= 10) {
+            if (char* end = cents_text(x, buf_.data())) {
+                end_ = end;
+                return;
+            }
+        }
         if (likely_short) end_ = fmt::format_to(buf_.data(), FMT_COMPILE("{}"), x);
         if (!likely_short || !shortest_is_g(view(), precision)) {
             end_ = fmt::format_to(buf_.data(), FMT_COMPILE("{:.{}g}"), x, precision);

@@ -512,6 +512,7 @@ struct binance_feed::impl {
             return;
         }
         if (!session || session != sh.current) return;  // an old connection after a rotation
+        const bool was_open = sh.stats.state == "open";
         sh.current.reset();
         sh.rotate_timer.cancel();
         const auto now = steady::now();
@@ -520,8 +521,9 @@ struct binance_feed::impl {
         ++sh.stats.reconnects;
         sh.stats.state = "backoff";
         sh.stats.last_error = reason;
-        log->warn("{}: connection lost: {}; reconnecting in {} ms (attempt {})", sh.stats.name,
-                  reason, delay.count(), sh.backoff.consecutive_failures());
+        log->warn("{}: {}: {}; reconnecting in {} ms (attempt {})", sh.stats.name,
+                  was_open ? "connection lost" : "connect failed", reason, delay.count(),
+                  sh.backoff.consecutive_failures());
         sh.reconnect_timer.expires_after(delay);
         sh.reconnect_timer.async_wait([this, &sh](const boost::system::error_code& ec) {
             if (ec || stopping) return;

@@ -231,8 +231,15 @@ response handle_rest(exchange_core& core, const http::request<http::string_body>
     }
     if (path == "/api/v3/ping") return json_response(req, http::status::ok, "{}");
     if (path == "/api/v3/time") {
+        // The exchange's clock is the virtual one: just after the forming candle opened, so
+        // a client judging "closed" by server time sees exactly the closed candles.
+        std::int64_t now = wall_ms();
+        {
+            const std::lock_guard lock(core.mu);
+            if (!core.symbols.empty()) now = core.symbols.front().forming().open_time + 1;
+        }
         return json_response(req, http::status::ok,
-                             R"({"serverTime":)" + std::to_string(wall_ms()) + "}");
+                             R"({"serverTime":)" + std::to_string(now) + "}");
     }
     if (path == "/api/v3/klines") return klines(core, req, params);
     return api_error(req, -1000, "Unknown endpoint.", http::status::not_found);

@@ -45,16 +45,23 @@ effective_quote quote_of(const market_snapshot& m) noexcept {
 namespace {
 
 /// Debug builds: the Lua stack is back to where it was when an entry point returns.
+/// Release builds: nothing (not even the lua_gettop call, which the compiler cannot drop).
 class stack_guard {
 public:
+#ifdef NDEBUG
+    explicit stack_guard(lua_State*) noexcept {}
+#else
     explicit stack_guard(lua_State* L) noexcept : L_(L), top_(lua_gettop(L)) {}
     ~stack_guard() { assert(lua_gettop(L_) == top_ && "Lua stack imbalance"); }
+#endif
     stack_guard(const stack_guard&) = delete;
     stack_guard& operator=(const stack_guard&) = delete;
 
+#ifndef NDEBUG
 private:
     lua_State* L_;
     int top_;
+#endif
 };
 
 // Pushes the entry point and its arguments (the API tables) for a direct lua_pcall: copies of

@@ -85,24 +85,6 @@ void budget_hook(lua_State* L, lua_Debug* ar) {
     lua_error(L);
 }
 
-void arm_budget(lua_strategy::impl& v) noexcept {
-    auto& b = v.budget;
-    if (b.exhausted) {
-        // The hook's instruction count runs on across calls (lua_sethook would restart it), so
-        // calls shorter than hook_interval are counted too: the budget of a call is charged the
-        // instructions since the hook last fired, at most hook_interval - 1 more than it ran.
-        // Only a previous sticky re-arm of the main thread is undone here.
-        b.exhausted = false;
-        b.reason = nullptr;
-        b.line = 0;
-        if (v.limits.hardening) lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
-    }
-    b.remaining = b.budget_per_call;
-    b.deadline = {};  // set by the first hook check (budget_hook), for latency sampling
-    b.coarse_deadline_ns = coarse_now_ns() + b.coarse_allowance_ns;
-    v.memory.refused = false;
-}
-
 void set_budget(budget_account& b, std::uint64_t instructions,
                 std::chrono::nanoseconds time_limit) noexcept {
     constexpr auto max_remaining =
@@ -113,12 +95,6 @@ void set_budget(budget_account& b, std::uint64_t instructions,
     b.coarse_allowance_ns = time_limit.count() + coarse_resolution_ns();
 }
 
-std::int64_t coarse_now_ns() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
 std::int64_t coarse_resolution_ns() noexcept {
     static const std::int64_t resolution = [] {
         timespec ts{};
@@ -126,15 +102,6 @@ std::int64_t coarse_resolution_ns() noexcept {
         return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
     }();
     return resolution;
-}
-
-bool overran_time_limit(lua_strategy::impl& v) noexcept {
-    auto& b = v.budget;
-    if (!v.limits.hardening || b.exhausted || coarse_now_ns() < b.coarse_deadline_ns) return false;
-    b.exhausted = true;
-    b.reason = "time limit exceeded";
-    b.line = 0;
-    return true;
 }
 
 // ---------------------------------------------------------------------------------------------

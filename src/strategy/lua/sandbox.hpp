@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <chrono>
 #include <cstdint>
+#include <time.h>
+
 #include <lua.hpp>
 #include <string_view>
 
@@ -22,9 +24,6 @@ void* counting_alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize) 
 /// neither pcall nor coroutine.resume in the script can swallow it.
 void budget_hook(lua_State* L, lua_Debug* ar);
 
-/// Starts a fresh budget (instructions + deadline) for the next protected run and resets the
-/// per-run memory-refusal flag. Never allocates.
-void arm_budget(lua_strategy::impl& v) noexcept;
 
 /// Sets the per-call instruction budget and time limit (and the figures derived from them that
 /// arm_budget uses). Call before the first protected run.
@@ -34,13 +33,45 @@ void set_budget(budget_account& b, std::uint64_t instructions,
 /// CLOCK_MONOTONIC_COARSE in nanoseconds (~5 ns to read; resolution = the kernel tick, 1-4 ms)
 /// and that resolution. The time limit is enforced on this clock: cheap enough to read at the
 /// start and end of every call, precise enough for limits of tens or hundreds of milliseconds.
-std::int64_t coarse_now_ns() noexcept;
+/// Inline with arm_budget and overran_time_limit: they run around every protected call.
+inline std::int64_t coarse_now_ns() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 std::int64_t coarse_resolution_ns() noexcept;
+
+/// Starts a fresh budget (instructions + deadline) for the next protected run and resets the
+/// per-run memory-refusal flag. Never allocates.
+inline void arm_budget(lua_strategy::impl& v) noexcept {
+    auto& b = v.budget;
+    if (b.exhausted) {
+        // The hook's instruction count runs on across calls (lua_sethook would restart it), so
+        // calls shorter than hook_interval are counted too: the budget of a call is charged the
+        // instructions since the hook last fired, at most hook_interval - 1 more than it ran.
+        // Only a previous sticky re-arm of the main thread is undone here.
+        b.exhausted = false;
+        b.reason = nullptr;
+        b.line = 0;
+        if (v.limits.hardening) lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
+    }
+    b.remaining = b.budget_per_call;
+    b.deadline = {};  // set by the first hook check (budget_hook), for latency sampling
+    b.coarse_deadline_ns = coarse_now_ns() + b.coarse_allowance_ns;
+    v.memory.refused = false;
+}
 
 /// After a call that returned normally: true (and the budget marked exhausted with "time limit
 /// exceeded") when it overran its deadline where the hook could not see it, i.e. inside C
 /// functions or after the last hook check.
-bool overran_time_limit(lua_strategy::impl& v) noexcept;
+inline bool overran_time_limit(lua_strategy::impl& v) noexcept {
+    auto& b = v.budget;
+    if (!v.limits.hardening || b.exhausted || coarse_now_ns() < b.coarse_deadline_ns) return false;
+    b.exhausted = true;
+    b.reason = "time limit exceeded";
+    b.line = 0;
+    return true;
+}
 
 /// lua_atpanic handler: logs, then lets Lua abort (only reachable through a host bug).
 int panic_handler(lua_State* L);
