@@ -152,9 +152,10 @@ void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
         mirror(log, info, FMT_COMPILE("{} -> {}: {}"), r.state, r.to_state, r.reason);
     } else if (event == "fill") {
         if (r.pnl) {
-            mirror(log, info, FMT_COMPILE("fill: {} {} @ {} (fee {}, trade net P&L {}): {}"), r.side,
-                   g_text(r.quantity.value_or(0), 8).view(), g_text(r.price, 10).view(),
-                   g_text(r.fee.value_or(0), 6, false).view(), g_text(*r.pnl, 6, false).view(), r.reason);
+            mirror(log, info, FMT_COMPILE("fill: {} {} @ {} (fee {}, trade net P&L {}): {}"),
+                   r.side, g_text(r.quantity.value_or(0), 8).view(), g_text(r.price, 10).view(),
+                   g_text(r.fee.value_or(0), 6, false).view(), g_text(*r.pnl, 6, false).view(),
+                   r.reason);
         } else {
             mirror(log, info, FMT_COMPILE("fill: {} {} @ {} (fee {}): {}"), r.side,
                    g_text(r.quantity.value_or(0), 8).view(), g_text(r.price, 10).view(),

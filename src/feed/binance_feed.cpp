@@ -138,6 +138,7 @@ struct binance_feed::impl {
     asio::steady_timer flush_timer{ioc};
     asio::steady_timer stats_timer{ioc};
     bool flush_armed = false;
+    std::int64_t frame_received_ns = 0;  // of the frame being handled (0: from REST)
     bool stopping = false;
     std::thread io_thread;
     std::atomic<bool> started{false};
@@ -213,6 +214,7 @@ struct binance_feed::impl {
         e.ts = kind == event_kind::candle_closed ? bar.close_time : now_ms();
         e.bid = s.bid > 0 ? s.bid : bar.close;
         e.ask = s.ask > 0 ? s.ask : bar.close;
+        e.received_ns = frame_received_ns;
         return e;
     }
 
@@ -355,6 +357,7 @@ struct binance_feed::impl {
 
     void on_fetched(symbol_slot& s, result<std::vector<candle>> r, const klines_failure& failure,
                     bool warmup) {
+        frame_received_ns = 0;  // these candles come from REST, not from a frame
         s.fetch_in_flight = false;
         if (stopping || s.mode == symbol_mode::disabled) return;
         if (!r) {
@@ -434,6 +437,7 @@ struct binance_feed::impl {
         e.ts = now_ms();
         e.bid = b.bid;
         e.ask = b.ask;
+        e.received_ns = frame_received_ns;
         deliver(s, e);
     }
 
@@ -550,6 +554,7 @@ struct binance_feed::impl {
     }
 
     void on_message(shard_conn& sh, std::string_view payload, bool binary) {
+        frame_received_ns = steady::now().time_since_epoch().count();
         ++sh.stats.messages;
         if (binary) return note_bad_frame(sh, "binary frame", "");
         const auto& m = parser.parse(payload);

@@ -48,6 +48,9 @@ struct market_event {
     candle bar{};              ///< valid for candle_update / candle_closed
     double bid = 0;            ///< valid for every kind (latest known quote)
     double ask = 0;
+    /// steady_clock nanoseconds when the network frame carrying this event arrived (0 for
+    /// events not from the network): feed-to-decision latency is measured from here.
+    std::int64_t received_ns = 0;
 };
 
 /// True when every field of a candle is usable: finite, prices > 0, low <= open/close <= high,

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <limits>
 #include <iterator>
+#include <limits>
 #include <string_view>
 
 #include "host_bridge.hpp"

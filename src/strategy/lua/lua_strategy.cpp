@@ -52,7 +52,9 @@ public:
     explicit stack_guard(lua_State*) noexcept {}
 #else
     explicit stack_guard(lua_State* L) noexcept : L_(L), top_(lua_gettop(L)) {}
-    ~stack_guard() { assert(lua_gettop(L_) == top_ && "Lua stack imbalance"); }
+    ~stack_guard() {
+        assert(lua_gettop(L_) == top_ && "Lua stack imbalance");
+    }
 #endif
     stack_guard(const stack_guard&) = delete;
     stack_guard& operator=(const stack_guard&) = delete;

@@ -3,11 +3,11 @@
 // count hook (instruction budget + deadline, sticky once tripped), the panic and message
 // handlers, and the construction of the script's environment from an allow-list.
 
-#include <cstddef>
-#include <chrono>
-#include <cstdint>
 #include <time.h>
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <lua.hpp>
 #include <string_view>
 
@@ -23,7 +23,6 @@ void* counting_alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize) 
 /// re-arms itself on this thread with count 1 and raises; while exhausted it raises at once, so
 /// neither pcall nor coroutine.resume in the script can swallow it.
 void budget_hook(lua_State* L, lua_Debug* ar);
-
 
 /// Sets the per-call instruction budget and time limit (and the figures derived from them that
 /// arm_budget uses). Call before the first protected run.
