@@ -34,6 +34,12 @@ exec::paper_broker_config broker_config(const config::paper_config& p) {
     return c;
 }
 
+// The action's reason, or `fallback` when it has none. A view: no string is built per decision
+// (and none can dangle, as `cond ? "literal" : str` would through its temporary std::string).
+std::string_view non_empty_or(const std::string& reason, std::string_view fallback) noexcept {
+    return reason.empty() ? fallback : std::string_view(reason);
+}
+
 const char* function_for(phase p) noexcept {
     switch (p) {
         case phase::idle:
@@ -349,11 +355,11 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
     const phase before = machine_.current();
     bool legal = true;
     if (const auto* o = std::get_if<strategy::open_analysis>(&a)) {
-        const std::string_view reason = o->reason.empty() ? "opportunity" : o->reason;
+        const std::string_view reason = non_empty_or(o->reason, "opportunity");
         legal = machine_.begin_analysis(e.ts, reason);
         if (legal) transition(before, reason);
     } else if (const auto* c = std::get_if<strategy::cancel_analysis>(&a)) {
-        const std::string_view reason = c->reason.empty() ? "analysis cancelled" : c->reason;
+        const std::string_view reason = non_empty_or(c->reason, "analysis cancelled");
         legal = machine_.cancel_analysis(e.ts, reason);
         if (legal) transition(before, reason);
     } else if (const auto* en = std::get_if<strategy::enter_position>(&a)) {
@@ -364,7 +370,7 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
                     machine_.current_position()->direction == strategy::side::long_side
                 ? e.bid
                 : e.ask;
-        exit_position(e, x->reason.empty() ? std::string_view("strategy exit") : x->reason, price);
+        exit_position(e, non_empty_or(x->reason, "strategy exit"), price);
     } else if (const auto* s = std::get_if<strategy::update_stop_loss>(&a)) {
         legal = machine_.set_stop_loss(s->price);
     } else if (const auto* t = std::get_if<strategy::update_take_profit>(&a)) {
@@ -404,7 +410,7 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
     p.take_profit = a.take_profit;
     p.entry_fee = f.value().fee;
     p.opened_at = e.ts;
-    const std::string_view reason = a.reason.empty() ? "entry" : a.reason;
+    const std::string_view reason = non_empty_or(a.reason, "entry");
     if (!machine_.open_position(p, e.ts, reason)) {
         // The Lua layer validated the entry; a refusal here means the fill itself is unusable.
         // Undo the broker's side so the account and the state machine stay in agreement.

@@ -214,3 +214,42 @@ TEST_CASE("binance_feed: an unresolvable host backs off and keeps retrying (M15)
     CHECK(rig.log_sink->contains("no-such-host.invalid"));
     CHECK(rig.conn().state != "open");
 }
+
+TEST_CASE("binance_feed: a peer that stops answering our pings is declared dead (M09)") {
+    feed_rig rig(fast_market());
+    rig.settings.idle_timeout_ms = 1'000;   // keep-alive ping after 0.5 s of silence
+    rig.settings.data_timeout_ms = 60'000;  // so only the dead-peer check can fire
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    rig.mock.stall_data(true);      // silence...
+    rig.mock.answer_pings(false);   // ...and no pong for our keep-alive pings
+    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 1; }, 8s));
+    CHECK(rig.log_sink->contains("dead peer"));
+    rig.mock.answer_pings(true);
+    rig.mock.stall_data(false);
+    rig.expect_exactly_once(0, 10);
+}
+
+TEST_CASE("binance_feed: pings are answered while the runner is stuck (M10)") {
+    feed_rig rig(fast_market());
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    rig.sinks[0]->blocked = true;
+    rig.mock.send_ping("are-you-there");
+    REQUIRE(wait_until([&] { return !rig.mock.pong_payloads().empty(); }, 3s));
+    CHECK(rig.mock.pong_payloads().back() == "are-you-there");  // the pong echoes the payload
+    rig.sinks[0]->blocked = false;
+    rig.expect_exactly_once(0, 8);
+    CHECK(rig.conn().reconnects == 0);
+}
+
+TEST_CASE("binance_feed: an old connection is rotated make-before-break (M11, 24 h cut)") {
+    feed_rig rig(fast_market());
+    rig.settings.rotate_after_ms = 1'500;
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    REQUIRE(wait_until([&] { return rig.mock.stats().ws_connections_accepted >= 3; }, 10s));
+    rig.expect_exactly_once(0, 20);
+    CHECK(rig.conn().reconnects == 0);  // replaced twice, never lost
+    CHECK(rig.log_sink->contains("rotating before the 24 h cut"));
+}
