@@ -1,8 +1,8 @@
-#include <tradingd/core/url.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+
+#include <tradingd/core/url.hpp>
 
 namespace tradingd {
 

@@ -2,8 +2,6 @@
 //
 // Everything below runs on the network thread unless it says otherwise; only the REST worker
 // (rest_worker.hpp) runs elsewhere, and it hands its results back with asio::post.
-#include <tradingd/feed/binance_feed.hpp>
-
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -18,6 +16,7 @@
 #include <tradingd/binance/backoff.hpp>
 #include <tradingd/binance/stream_names.hpp>
 #include <tradingd/binance/stream_parser.hpp>
+#include <tradingd/feed/binance_feed.hpp>
 #include <tradingd/feed/binance_rest.hpp>
 #include <tradingd/feed/candle_sequencer.hpp>
 #include <tradingd/net/https_client.hpp>
@@ -37,7 +36,9 @@ namespace {
 
 url require_url(const std::string& text, const char* key) {
     auto u = parse_url(text);
-    if (!u) throw std::invalid_argument(std::string("feed.binance.") + key + ": bad URL '" + text + "'");
+    if (!u)
+        throw std::invalid_argument(std::string("feed.binance.") + key + ": bad URL '" + text +
+                                    "'");
     return *u;
 }
 
@@ -56,10 +57,14 @@ enum class symbol_mode : std::uint8_t { warming, live, backfilling, disabled };
 const char* mode_name(symbol_mode m, bool stale) {
     if (stale && m != symbol_mode::disabled) return "stale";
     switch (m) {
-        case symbol_mode::warming: return "warming";
-        case symbol_mode::live: return "live";
-        case symbol_mode::backfilling: return "backfilling";
-        case symbol_mode::disabled: return "disabled";
+        case symbol_mode::warming:
+            return "warming";
+        case symbol_mode::live:
+            return "live";
+        case symbol_mode::backfilling:
+            return "backfilling";
+        case symbol_mode::disabled:
+            return "disabled";
     }
     return "?";
 }
@@ -70,7 +75,7 @@ struct symbol_slot {
     candle_sequencer seq;
     symbol_outbox outbox;
     symbol_mode mode = symbol_mode::warming;
-    bool stale = false;           // the last REST repair failed; retrying
+    bool stale = false;  // the last REST repair failed; retrying
     bool fetch_in_flight = false;
     std::vector<held_kline> held;
     double bid = 0, ask = 0;
@@ -114,7 +119,7 @@ struct shard_conn {
         : backoff(p), reconnect_timer(ioc), rotate_timer(ioc) {}
 };
 
-constexpr std::size_t k_max_held = 4096;           // klines held per symbol during a repair
+constexpr std::size_t k_max_held = 4096;                // klines held per symbol during a repair
 constexpr std::size_t k_bad_frames_to_reconnect = 100;  // within 10 s (M01)
 
 }  // namespace
@@ -255,7 +260,8 @@ struct binance_feed::impl {
         if (s.held.size() >= k_max_held) {
             // The repair fetches everything up to its own time, so the oldest held klines are
             // the ones it covers anyway.
-            s.held.erase(s.held.begin(), s.held.begin() + static_cast<std::ptrdiff_t>(k_max_held / 2));
+            s.held.erase(s.held.begin(),
+                         s.held.begin() + static_cast<std::ptrdiff_t>(k_max_held / 2));
         }
         s.held.push_back(k);
     }
@@ -376,8 +382,10 @@ struct binance_feed::impl {
             s.retry_timer.expires_after(delay);
             s.retry_timer.async_wait([this, &s, warmup](const boost::system::error_code& ec) {
                 if (ec || stopping) return;
-                if (warmup) request_warmup(s);
-                else start_repair(s);
+                if (warmup)
+                    request_warmup(s);
+                else
+                    start_repair(s);
             });
             return;
         }
@@ -391,8 +399,8 @@ struct binance_feed::impl {
             const auto last = s.seq.last_admitted();
             if (last && c.open_time <= *last) continue;
             if (last && c.open_time != *last + s.cfg.interval_ms) {
-                log->warn("{} the exchange has no candles from t={} to t={} (outage)",
-                          s.cfg.symbol, *last + s.cfg.interval_ms, c.open_time - s.cfg.interval_ms);
+                log->warn("{} the exchange has no candles from t={} to t={} (outage)", s.cfg.symbol,
+                          *last + s.cfg.interval_ms, c.open_time - s.cfg.interval_ms);
             }
             s.seq.restart_at(c.open_time);
             deliver_closed(s, c, warmup ? "warm-up" : "backfill", warmup);
@@ -402,8 +410,8 @@ struct binance_feed::impl {
             s.stats.backfilled += delivered;
             shards[s.shard]->stats.gaps_backfilled += delivered > 0 ? 1 : 0;
         }
-        log->info("{} {}: {} closed candles from REST", s.cfg.symbol,
-                  warmup ? "warm-up" : "repair", delivered);
+        log->info("{} {}: {} closed candles from REST", s.cfg.symbol, warmup ? "warm-up" : "repair",
+                  delivered);
         s.mode = symbol_mode::live;
         replay_held(s);
     }
@@ -593,10 +601,12 @@ struct binance_feed::impl {
         }
     }
 
-    // ---- timers -----------------------------------------------------------------------------------
+    // ---- timers
+    // -----------------------------------------------------------------------------------
 
     void arm_watchdog() {
-        const auto period = milliseconds(std::clamp<std::int64_t>(settings.data_timeout_ms / 4, 50, 1'000));
+        const auto period =
+            milliseconds(std::clamp<std::int64_t>(settings.data_timeout_ms / 4, 50, 1'000));
         watchdog_timer.expires_after(period);
         watchdog_timer.async_wait([this](const boost::system::error_code& ec) {
             if (ec || stopping) return;
@@ -604,9 +614,10 @@ struct binance_feed::impl {
             for (auto& sh : shards) {
                 if (!sh->current || !sh->current->open()) continue;
                 if (ms_since(sh->last_data, now) > settings.data_timeout_ms) {
-                    log->warn("{}: no market data for {} ms while the connection stays up; "
-                              "replacing it",
-                              sh->stats.name, ms_since(sh->last_data, now));
+                    log->warn(
+                        "{}: no market data for {} ms while the connection stays up; "
+                        "replacing it",
+                        sh->stats.name, ms_since(sh->last_data, now));
                     sh->current->abort();
                 }
             }
@@ -617,7 +628,8 @@ struct binance_feed::impl {
     /// Snapshot for stats(); rates are over the time since the previous snapshot.
     void publish_stats() {
         const auto now = steady::now();
-        const double secs = std::max(1e-3, std::chrono::duration<double>(now - last_stats_time).count());
+        const double secs =
+            std::max(1e-3, std::chrono::duration<double>(now - last_stats_time).count());
         last_stats_time = now;
         binance_feed_stats st;
         for (auto& sh : shards) {
@@ -646,10 +658,11 @@ struct binance_feed::impl {
             if (++log_budget_reset % k_log_every == 0) {
                 std::lock_guard lock(stats_mutex);
                 for (const auto& c : published.connections) {
-                    log->info("{}: {} reconnects={} last_message_age={}ms msgs/s={:.1f} "
-                              "parse_errors={} gaps_backfilled={}",
-                              c.name, c.state, c.reconnects, c.last_message_age_ms,
-                              c.messages_per_s, c.parse_errors, c.gaps_backfilled);
+                    log->info(
+                        "{}: {} reconnects={} last_message_age={}ms msgs/s={:.1f} "
+                        "parse_errors={} gaps_backfilled={}",
+                        c.name, c.state, c.reconnects, c.last_message_age_ms, c.messages_per_s,
+                        c.parse_errors, c.gaps_backfilled);
                 }
             }
             arm_stats();

@@ -1,9 +1,8 @@
-#include <tradingd/feed/binance_rest.hpp>
-
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include <tradingd/binance/rest_payloads.hpp>
+#include <tradingd/feed/binance_rest.hpp>
 
 namespace tradingd::feed {
 

@@ -40,9 +40,13 @@ private:
     bool offer(const market_event& e) {
         if (closed_) return true;
         switch (sink_->offer(e)) {
-            case event_sink::offer_result::accepted: return true;
-            case event_sink::offer_result::closed: closed_ = true; return true;
-            case event_sink::offer_result::full: return false;
+            case event_sink::offer_result::accepted:
+                return true;
+            case event_sink::offer_result::closed:
+                closed_ = true;
+                return true;
+            case event_sink::offer_result::full:
+                return false;
         }
         return false;
     }

@@ -1,5 +1,3 @@
-#include <tradingd/net/https_client.hpp>
-
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +8,7 @@
 #include <charconv>
 #include <memory>
 
+#include <tradingd/net/https_client.hpp>
 #include <tradingd/net/tls.hpp>
 
 namespace tradingd::net {
@@ -50,7 +49,8 @@ https_client::https_client(url base, asio::ssl::context& tls, std::chrono::milli
     : base_(std::move(base)), tls_(&tls), timeout_(timeout), max_body_bytes_(max_body_bytes) {}
 
 result<http_response> https_client::get(std::string_view target) const noexcept {
-    const std::string where = "GET https://" + base_.host_header() + base_.path + std::string(target);
+    const std::string where =
+        "GET https://" + base_.host_header() + base_.path + std::string(target);
     try {
         auto x = std::make_unique<exchange>(*tls_);
         std::string prep_error;
@@ -85,9 +85,9 @@ result<http_response> https_client::get(std::string_view target) const noexcept 
                             asio::ssl::stream_base::client,
                             [&](const boost::system::error_code& ec3) {
                                 if (ec3) {
-                                    x->failure = "TLS handshake: " + describe_tls_failure(
-                                                                        x->stream.native_handle(),
-                                                                        ec3);
+                                    x->failure =
+                                        "TLS handshake: " +
+                                        describe_tls_failure(x->stream.native_handle(), ec3);
                                     return;
                                 }
                                 http::async_write(
@@ -96,8 +96,7 @@ result<http_response> https_client::get(std::string_view target) const noexcept 
                                         if (ec4) return fail("write", ec4);
                                         http::async_read(
                                             x->stream, x->buffer, x->parser,
-                                            [&](const boost::system::error_code& ec5,
-                                                std::size_t) {
+                                            [&](const boost::system::error_code& ec5, std::size_t) {
                                                 if (ec5) return fail("read", ec5);
                                                 x->done = true;
                                             });

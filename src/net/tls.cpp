@@ -1,10 +1,10 @@
-#include <tradingd/net/tls.hpp>
-
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <stdexcept>
+
+#include <tradingd/net/tls.hpp>
 
 namespace tradingd::net {
 

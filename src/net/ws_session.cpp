@@ -1,5 +1,3 @@
-#include <tradingd/net/ws_session.hpp>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
@@ -8,6 +6,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include <tradingd/net/tls.hpp>
+#include <tradingd/net/ws_session.hpp>
 
 namespace tradingd::net {
 
@@ -21,8 +20,8 @@ namespace {
 
 class tls_ws_session final : public ws_session {
 public:
-    tls_ws_session(asio::io_context& ioc, asio::ssl::context& tls, url endpoint,
-                   std::string target, ws_options options, ws_handlers handlers)
+    tls_ws_session(asio::io_context& ioc, asio::ssl::context& tls, url endpoint, std::string target,
+                   ws_options options, ws_handlers handlers)
         : resolver_(ioc),
           ws_(ioc, tls),
           connect_timer_(ioc),
@@ -45,20 +44,19 @@ public:
             self->finish("connect timed out after " +
                          std::to_string(self->options_.connect_timeout.count()) + " ms");
         });
-        resolver_.async_resolve(endpoint_.host, std::to_string(endpoint_.port),
-                                [self = shared()](const error_code& ec,
-                                                  tcp::resolver::results_type r) {
-                                    self->on_resolve(ec, std::move(r));
-                                });
+        resolver_.async_resolve(
+            endpoint_.host, std::to_string(endpoint_.port),
+            [self = shared()](const error_code& ec, tcp::resolver::results_type r) {
+                self->on_resolve(ec, std::move(r));
+            });
     }
 
     void close() override {
         if (finished_) return;
         closing_locally_ = true;
         if (!opened_) return finish("closed locally");
-        ws_.async_close(websocket::close_code::normal, [self = shared()](const error_code&) {
-            self->finish("closed locally");
-        });
+        ws_.async_close(websocket::close_code::normal,
+                        [self = shared()](const error_code&) { self->finish("closed locally"); });
     }
 
     void abort() override {
@@ -88,17 +86,16 @@ private:
     void on_connect(const error_code& ec) {
         if (finished_) return;
         if (ec) return finish("connect: " + ec.message());
-        ws_.next_layer().async_handshake(asio::ssl::stream_base::client,
-                                         [self = shared()](const error_code& ec2) {
-                                             self->on_tls_handshake(ec2);
-                                         });
+        ws_.next_layer().async_handshake(
+            asio::ssl::stream_base::client,
+            [self = shared()](const error_code& ec2) { self->on_tls_handshake(ec2); });
     }
 
     void on_tls_handshake(const error_code& ec) {
         if (finished_) return;
         if (ec) {
-            return finish("TLS handshake with " + endpoint_.host + " failed: " +
-                          describe_tls_failure(ws_.next_layer().native_handle(), ec));
+            return finish("TLS handshake with " + endpoint_.host +
+                          " failed: " + describe_tls_failure(ws_.next_layer().native_handle(), ec));
         }
         ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
             req.set(beast::http::field::user_agent, "tradingd");
@@ -125,9 +122,8 @@ private:
     }
 
     void read() {
-        ws_.async_read(buffer_, [self = shared()](const error_code& ec, std::size_t) {
-            self->on_read(ec);
-        });
+        ws_.async_read(buffer_,
+                       [self = shared()](const error_code& ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(const error_code& ec) {
@@ -135,9 +131,11 @@ private:
         if (ec) {
             if (ec == websocket::error::closed) {
                 const auto& r = ws_.reason();
-                return finish("server closed the connection (code " +
-                              std::to_string(static_cast<int>(r.code)) +
-                              (r.reason.empty() ? "" : ", " + std::string(r.reason.data(), r.reason.size())) + ")");
+                return finish(
+                    "server closed the connection (code " +
+                    std::to_string(static_cast<int>(r.code)) +
+                    (r.reason.empty() ? "" : ", " + std::string(r.reason.data(), r.reason.size())) +
+                    ")");
             }
             if (ec == beast::error::timeout) {
                 return finish("no frame for " + std::to_string(options_.idle_timeout.count()) +
@@ -187,8 +185,8 @@ private:
 }  // namespace
 
 std::shared_ptr<ws_session> ws_session::create(asio::io_context& ioc, asio::ssl::context& tls,
-                                               url endpoint, std::string target,
-                                               ws_options options, ws_handlers handlers) {
+                                               url endpoint, std::string target, ws_options options,
+                                               ws_handlers handlers) {
     return std::make_shared<tls_ws_session>(ioc, tls, std::move(endpoint), std::move(target),
                                             options, std::move(handlers));
 }

@@ -13,9 +13,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mock_exchange.hpp>
 #include <thread>
 
-#include <mock_exchange.hpp>
 #include <tradingd/engine/runner_core.hpp>
 #include <tradingd/engine/spsc_queue.hpp>
 #include <tradingd/feed/binance_feed.hpp>
@@ -26,7 +26,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::int64_t now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+std::int64_t now_ns() {
+    return std::chrono::steady_clock::now().time_since_epoch().count();
+}
 
 class null_decisions final : public engine::decision_sink {
 public:
@@ -46,9 +48,10 @@ public:
     bool push(const market_event& e) override { return queue_.push(e); }
     offer_result offer(const market_event& e) override {
         const auto r = queue_.push_unless(e, [] { return true; });
-        if (r == engine::spsc_queue<market_event>::push_result::pushed) return offer_result::accepted;
+        if (r == engine::spsc_queue<market_event>::push_result::pushed)
+            return offer_result::accepted;
         return r == engine::spsc_queue<market_event>::push_result::closed ? offer_result::closed
-                                                                         : offer_result::full;
+                                                                          : offer_result::full;
     }
     struct samples {
         std::vector<double> to_step, to_decision;  // microseconds
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
     o.quotes_per_update = 2;
     testing::mock_exchange mock(o);
     mock.start();
-    const fs::path dir = fs::temp_directory_path() / ("tradingd-latency-" + std::to_string(getpid()));
+    const fs::path dir =
+        fs::temp_directory_path() / ("tradingd-latency-" + std::to_string(getpid()));
     fs::create_directories(dir);
     const auto ca = mock.certificates().write(dir);
 
@@ -111,9 +115,11 @@ int main(int argc, char** argv) {
     sym.quantity = 0.01;
     sym.params = {{"fast", std::int64_t{10}}, {"slow", std::int64_t{30}}};
 
-    auto quiet = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+    auto quiet =
+        std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
     null_decisions decisions;
-    engine::runner_core core(sym, config::sandbox_config{}, config::paper_config{}, decisions, quiet);
+    engine::runner_core core(sym, config::sandbox_config{}, config::paper_config{}, decisions,
+                             quiet);
     timed_runner runner(core);
 
     config::binance_feed_config feed_cfg;
@@ -131,8 +137,9 @@ int main(int argc, char** argv) {
     mock.stop();
     fs::remove_all(dir);
 
-    std::printf("\nfeed-to-decision latency over loopback TLS (mock exchange, %d s, sma_cross.lua)\n",
-                seconds);
+    std::printf(
+        "\nfeed-to-decision latency over loopback TLS (mock exchange, %d s, sma_cross.lua)\n",
+        seconds);
     print("closed candle -> strategy call", runner.candles.to_step);
     print("closed candle -> decision done", runner.candles.to_decision);
     print("bookTicker -> auto-exit check", runner.quotes.to_step);

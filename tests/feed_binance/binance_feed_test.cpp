@@ -35,8 +35,9 @@ TEST_CASE("binance_feed: warm-up over REST, then live candles exactly once with 
     CHECK(st.symbols[0].state == "live");
 }
 
-TEST_CASE("binance_feed: duplicate, missing and stale closes never reach the runner twice "
-          "(M05, M06)") {
+TEST_CASE(
+    "binance_feed: duplicate, missing and stale closes never reach the runner twice "
+    "(M05, M06)") {
     feed_rig rig(fast_market());
     rig.start();
     rig.expect_exactly_once(0, 3);
@@ -48,7 +49,8 @@ TEST_CASE("binance_feed: duplicate, missing and stale closes never reach the run
     // The candle whose x:true never came was closed by the next candle's first message, with
     // the values of its last update (the issue's rule): one candle may differ in value.
     rig.expect_exactly_once(0, 12, 1);
-    CHECK(rig.feed->stats().symbols[0].duplicates + rig.feed->stats().symbols[0].stale_dropped >= 1);
+    CHECK(rig.feed->stats().symbols[0].duplicates + rig.feed->stats().symbols[0].stale_dropped >=
+          1);
 }
 
 TEST_CASE("binance_feed: a gap in the stream is repaired over REST before live resumes (M07)") {
@@ -78,26 +80,32 @@ TEST_CASE("binance_feed: abrupt resets and close frames reconnect without loss (
     rig.start();
     rig.expect_exactly_once(0, 3);
     rig.mock.close_abruptly();
-    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 1 && rig.conn().state == "open"; }, 8s));
+    REQUIRE(
+        wait_until([&] { return rig.conn().reconnects >= 1 && rig.conn().state == "open"; }, 8s));
     rig.mock.close_with_code(1008);
-    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 2 && rig.conn().state == "open"; }, 8s));
+    REQUIRE(
+        wait_until([&] { return rig.conn().reconnects >= 2 && rig.conn().state == "open"; }, 8s));
     rig.mock.close_with_code(1001);
-    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 3 && rig.conn().state == "open"; }, 8s));
+    REQUIRE(
+        wait_until([&] { return rig.conn().reconnects >= 3 && rig.conn().state == "open"; }, 8s));
     rig.expect_exactly_once(0, 20);
     CHECK(rig.log_sink->contains("code 1008"));
 }
 
-TEST_CASE("binance_feed: serverShutdown in both shapes replaces the connection make-before-break "
-          "(M12)") {
+TEST_CASE(
+    "binance_feed: serverShutdown in both shapes replaces the connection make-before-break "
+    "(M12)") {
     feed_rig rig(fast_market());
     rig.start();
     rig.expect_exactly_once(0, 3);
     const auto accepted = rig.mock.stats().ws_connections_accepted;
     rig.mock.send_server_shutdown(true);
-    REQUIRE(wait_until([&] { return rig.mock.stats().ws_connections_accepted == accepted + 1; }, 5s));
+    REQUIRE(
+        wait_until([&] { return rig.mock.stats().ws_connections_accepted == accepted + 1; }, 5s));
     std::this_thread::sleep_for(1'200ms);  // the connect pacing: at most one per second
     rig.mock.send_server_shutdown(false);
-    REQUIRE(wait_until([&] { return rig.mock.stats().ws_connections_accepted == accepted + 2; }, 5s));
+    REQUIRE(
+        wait_until([&] { return rig.mock.stats().ws_connections_accepted == accepted + 2; }, 5s));
     rig.expect_exactly_once(0, 15);
     CHECK(rig.conn().reconnects == 0);  // replaced, never lost
     CHECK(rig.log_sink->contains("serverShutdown"));
@@ -110,7 +118,8 @@ TEST_CASE("binance_feed: refused connections back off, at most one attempt per s
     rig.mock.refuse_connections(3);
     const auto t0 = std::chrono::steady_clock::now();
     rig.mock.close_abruptly();
-    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 4 && rig.conn().state == "open"; }, 15s));
+    REQUIRE(
+        wait_until([&] { return rig.conn().reconnects >= 4 && rig.conn().state == "open"; }, 15s));
     const auto took = std::chrono::steady_clock::now() - t0;
     CHECK(rig.mock.stats().tcp_connections_refused == 3);
     CHECK(took >= 1'900ms);  // the 2nd, 3rd and 4th attempts each >= 1 s after the previous
@@ -123,7 +132,9 @@ TEST_CASE("binance_feed: a certificate for another host is refused with a clear 
     options.certificate_hosts = {"wrong.example"};
     feed_rig rig(options);
     rig.start();
-    const bool refused = wait_until([&] { return rig.log_sink->contains("certificate verify failed: IP address mismatch"); }, 8s);
+    const bool refused = wait_until(
+        [&] { return rig.log_sink->contains("certificate verify failed: IP address mismatch"); },
+        8s);
     INFO(rig.log_sink->all());
     REQUIRE(refused);
     CHECK(rig.mock.stats().ws_connections_accepted == 0);
@@ -131,11 +142,13 @@ TEST_CASE("binance_feed: a certificate for another host is refused with a clear 
     CHECK(rig.sinks[0]->closed().empty());  // REST is refused too: nothing unverified is used
 }
 
-TEST_CASE("binance_feed: bad frames are counted and dropped; the connection stays (M01, M03, M04)") {
+TEST_CASE(
+    "binance_feed: bad frames are counted and dropped; the connection stays (M01, M03, M04)") {
     feed_rig rig(fast_market());
     rig.start();
     rig.expect_exactly_once(0, 3);
-    rig.mock.send_text("{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":1,\"s\":\"BTC");  // truncated
+    rig.mock.send_text(
+        "{\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":1,\"s\":\"BTC");  // truncated
     rig.mock.send_text("not json at all");
     rig.mock.send_text("");
     rig.mock.send_binary(std::string("\x00\x01\x02", 3));
@@ -155,7 +168,8 @@ TEST_CASE("binance_feed: an oversized frame fails the read and the feed reconnec
     rig.start();
     rig.expect_exactly_once(0, 3);
     rig.mock.send_oversized(2 << 20);
-    REQUIRE(wait_until([&] { return rig.conn().reconnects >= 1 && rig.conn().state == "open"; }, 8s));
+    REQUIRE(
+        wait_until([&] { return rig.conn().reconnects >= 1 && rig.conn().state == "open"; }, 8s));
     rig.expect_exactly_once(0, 12);
 }
 
@@ -168,13 +182,14 @@ TEST_CASE("binance_feed: a symbol the exchange rejects is disabled, the others t
     CHECK(rig.log_sink->contains("-1121"));
 }
 
-TEST_CASE("binance_feed: a busy runner holds no connection back; candles wait, quotes coalesce "
-          "(M10, M17)") {
+TEST_CASE(
+    "binance_feed: a busy runner holds no connection back; candles wait, quotes coalesce "
+    "(M10, M17)") {
     feed_rig rig(fast_market());
     rig.start();
     rig.expect_exactly_once(0, 3);
     const auto quotes_before = rig.sinks[0]->count(event_kind::quote);
-    rig.sinks[0]->blocked = true;  // the strategy is stuck in a long call
+    rig.sinks[0]->blocked = true;     // the strategy is stuck in a long call
     for (int i = 0; i < 10'000; ++i)  // a burst while it is stuck
         rig.mock.send_text(book_ticker("BTCUSDT", (1ULL << 62) + 10 + static_cast<unsigned>(i),
                                        "100.00000000", "100.10000000"));
@@ -221,8 +236,8 @@ TEST_CASE("binance_feed: a peer that stops answering our pings is declared dead 
     rig.settings.data_timeout_ms = 60'000;  // so only the dead-peer check can fire
     rig.start();
     rig.expect_exactly_once(0, 3);
-    rig.mock.stall_data(true);      // silence...
-    rig.mock.answer_pings(false);   // ...and no pong for our keep-alive pings
+    rig.mock.stall_data(true);     // silence...
+    rig.mock.answer_pings(false);  // ...and no pong for our keep-alive pings
     REQUIRE(wait_until([&] { return rig.conn().reconnects >= 1; }, 8s));
     CHECK(rig.log_sink->contains("dead peer"));
     rig.mock.answer_pings(true);

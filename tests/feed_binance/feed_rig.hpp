@@ -5,10 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <mutex>
-
 #include <mock_exchange.hpp>
+#include <mutex>
 #include <test_support.hpp>
+
 #include <tradingd/feed/binance_feed.hpp>
 
 namespace tradingd::testing {

@@ -4,13 +4,12 @@
 // reconnects happen within the configured bounds, and the daemon neither crashes nor wedges.
 #include <doctest/doctest.h>
 
-#include <regex>
-#include <sstream>
-#include <thread>
-
 #include <mock_exchange.hpp>
 #include <process.hpp>
+#include <regex>
+#include <sstream>
 #include <test_support.hpp>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace tradingd;
@@ -48,7 +47,8 @@ struct daemon_run {
         dir.write("strategies/sequence_check.lua", k_sequence_check);
         const std::string host = host_name + ":" + std::to_string(mock.port());
         std::ostringstream cfg;
-        cfg << "[daemon]\nlog_level = \"debug\"\nstate_dir = \"var\"\nstrategies_dir = \"strategies\"\n"
+        cfg << "[daemon]\nlog_level = \"debug\"\nstate_dir = \"var\"\nstrategies_dir = "
+               "\"strategies\"\n"
             << "[feed]\ntype = \"binance\"\n[feed.binance]\n"
             << "ws_url = \"wss://" << host << "\"\nrest_url = \"https://" << host << "\"\n"
             << "ca_file = \"" << ca.string() << "\"\nwarmup_candles = 20\n"
@@ -80,7 +80,8 @@ struct daemon_run {
     std::size_t count(const std::string& needle) const {
         const std::string text = err();
         std::size_t n = 0;
-        for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1))
+        for (auto pos = text.find(needle); pos != std::string::npos;
+             pos = text.find(needle, pos + 1))
             ++n;
         return n;
     }
@@ -195,8 +196,8 @@ TEST_CASE("daemon + mock Binance: a certificate for the wrong host is refused, c
     auto o = market();
     o.certificate_hosts = {"wrong.example"};
     daemon_run run(o, "", "localhost");  // by name: SNI + host name check
-    REQUIRE(wait_until([&] { return run.count("certificate verify failed: hostname mismatch") >= 1; },
-                       10s));
+    REQUIRE(wait_until(
+        [&] { return run.count("certificate verify failed: hostname mismatch") >= 1; }, 10s));
     CHECK(run.count("closed (") == 0);  // nothing from an unverified peer
     run.proc->signal(SIGTERM);
     const auto rc = run.proc->wait(15s);

@@ -3,7 +3,7 @@
 //
 // Accepts the combined shape {"stream":"<name>","data":{...}} and the raw shape (the bare
 // payload). Recognised payloads:
-//   kline        {"e":"kline","E":..,"s":"BTCUSDT","k":{"t","T","s","i","o","c","h","l","v","x",..}}
+//   kline        {"e":"kline","E":..,"s":"BTCUSDT","k":{"t","T","i","o","c","h","l","v","x",..}}
 //   bookTicker   {"u":..,"s":"BTCUSDT","b":"..","B":"..","a":"..","A":".."}  (no "e" field)
 //   serverShutdown  {"e":"serverShutdown","E":..}, raw or as stream "!serverShutdown"
 //   subscription replies {"result":..,"id":..} and errors {"code":n,"msg":"..","id":..}

@@ -62,8 +62,8 @@ struct binance_feed_config {
     std::int64_t reconnect_initial_ms = 1'000;  ///< backoff: first delay (before jitter)
     std::int64_t reconnect_max_ms = 60'000;     ///< backoff cap
     std::int32_t max_streams_per_connection = 1024;
-    std::int64_t rest_timeout_ms = 10'000;  ///< one REST request, connect to last byte
-    std::int32_t rest_attempts = 5;         ///< tries per REST request (429/418/5xx/network)
+    std::int64_t rest_timeout_ms = 10'000;    ///< one REST request, connect to last byte
+    std::int32_t rest_attempts = 5;           ///< tries per REST request (429/418/5xx/network)
     std::size_t max_message_bytes = 1 << 20;  ///< larger frames fail the read (then reconnect)
 };
 

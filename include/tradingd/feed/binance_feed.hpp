@@ -26,13 +26,14 @@
 //
 // Thread-safety: start/stop from one thread; stats() from any thread.
 
+#include <spdlog/logger.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <spdlog/logger.h>
 #include <tradingd/config/config.hpp>
 #include <tradingd/core/event_sink.hpp>
 
@@ -70,8 +71,8 @@ public:
     /// `sinks[i]` receives `symbols[i]`'s events and must outlive the feed. Throws
     /// std::invalid_argument / std::runtime_error for unusable settings (bad URL, CA file).
     binance_feed(const config::binance_feed_config& settings,
-                 const std::vector<config::symbol_config>& symbols,
-                 std::vector<event_sink*> sinks, std::shared_ptr<spdlog::logger> logger);
+                 const std::vector<config::symbol_config>& symbols, std::vector<event_sink*> sinks,
+                 std::shared_ptr<spdlog::logger> logger);
     ~binance_feed();  ///< stops
     binance_feed(const binance_feed&) = delete;
     binance_feed& operator=(const binance_feed&) = delete;

@@ -23,7 +23,7 @@ namespace tradingd::feed {
 
 struct rest_retry_policy {
     std::int32_t attempts = 5;
-    std::chrono::milliseconds first_delay{500};  ///< 5xx/network backoff start (doubles)
+    std::chrono::milliseconds first_delay{500};   ///< 5xx/network backoff start (doubles)
     std::chrono::milliseconds max_wait{120'000};  ///< cap on any single wait (Retry-After too)
 };
 
@@ -51,8 +51,8 @@ public:
                                              klines_failure* failure = nullptr);
     /// The most recent `count` closed candles (count may exceed 1000; pages backwards).
     result<std::vector<candle>> latest_closed(const std::string& symbol,
-                                              const std::string& interval,
-                                              std::int64_t interval_ms, std::int32_t count,
+                                              const std::string& interval, std::int64_t interval_ms,
+                                              std::int32_t count,
                                               klines_failure* failure = nullptr);
 
     std::uint64_t requests() const noexcept { return requests_.load(); }

@@ -26,9 +26,9 @@ public:
     struct classified {
         std::array<candle, 2> closed{};  ///< candidates to admit, in order
         std::uint8_t closed_count = 0;
-        bool is_update = false;   ///< the message updates the forming candle (forward it)
-        bool duplicate = false;   ///< it re-closes a candle already closed: drop
-        bool stale = false;       ///< older than what was already seen: drop
+        bool is_update = false;  ///< the message updates the forming candle (forward it)
+        bool duplicate = false;  ///< it re-closes a candle already closed: drop
+        bool stale = false;      ///< older than what was already seen: drop
     };
     classified classify(const candle& bar, bool closed) noexcept;
 

@@ -6,13 +6,13 @@
 //
 // Thread-safety: one request at a time per client object; distinct clients are independent.
 
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include <boost/asio/ssl/context.hpp>
 #include <tradingd/core/result.hpp>
 #include <tradingd/core/url.hpp>
 

@@ -16,6 +16,8 @@
 // Thread-safety: every call and every handler on the io_context's thread. Lifetime: the session
 // keeps itself alive (shared_from_this) while operations are pending.
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -23,8 +25,6 @@
 #include <string>
 #include <string_view>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <tradingd/core/url.hpp>
 
 namespace tradingd::net {

@@ -32,8 +32,12 @@ struct harness {
                 case candle_sequencer::admission::deliver:
                     delivered.push_back(c.closed[i].open_time);
                     break;
-                case candle_sequencer::admission::duplicate: ++duplicates; break;
-                case candle_sequencer::admission::gap: gaps.push_back(c.closed[i].open_time); break;
+                case candle_sequencer::admission::duplicate:
+                    ++duplicates;
+                    break;
+                case candle_sequencer::admission::gap:
+                    gaps.push_back(c.closed[i].open_time);
+                    break;
             }
         }
     }
