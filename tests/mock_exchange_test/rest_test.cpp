@@ -144,11 +144,12 @@ TEST_CASE("mock_exchange: REST errors, fail_rest and the small endpoints") {
     CHECK(ok.retry_after.empty());
 
     CHECK(get_json(mock, "/api/v3/ping") == json::object());
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+    // The exchange's clock is the virtual one: inside the forming candle, after every closed one.
     const auto server_time = get_json(mock, "/api/v3/time")["serverTime"].get<std::int64_t>();
-    CHECK(std::abs(server_time - now) < 5000);
+    const auto closed = mock.closed_candles("BTCUSDT");
+    REQUIRE_FALSE(closed.empty());
+    CHECK(server_time > closed.back().close_time);
+    CHECK(server_time <= closed.back().close_time + 60'000);
     CHECK(mock.stats().rest_requests == 8);
 }
 

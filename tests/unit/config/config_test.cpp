@@ -407,7 +407,7 @@ state_dir = "var"
 strategies_dir = "strategies"
 log_level = "verbose"
 [feed]
-type = "binance"
+type = "kraken"
 [feed.sim]
 seed = -1
 speed = 0
@@ -440,7 +440,7 @@ spread_bps = -1
     const std::vector<std::string> expected = {
         ":4:13: daemon.log_level: unsupported log level 'verbose' (expected one of trace, debug, "
         "info, warn, error, critical, off)",
-        ":6:8: feed.type: unsupported feed type 'binance' (expected sim)",
+        ":6:8: feed.type: unsupported feed type 'kraken' (expected sim or binance)",
         ":8:8: feed.sim.seed: value -1 is out of range (expected 0..9223372036854775807)",
         ":9:9: feed.sim.speed: value 0 is out of range (expected > 0)",
         ":10:20: feed.sim.ticks_per_candle: value 0 is out of range (expected 1..10000)",
@@ -791,4 +791,62 @@ TEST_CASE("config: the documented template config/prod.toml is valid apart from 
         CHECK(e.problems()[0].find("daemon.strategies_dir: directory not found: "
                                    "/etc/tradingd/lua-strategies") != std::string::npos);
     }
+}
+
+TEST_CASE("config: [feed.binance] parses, resolves ca_file, and has documented defaults") {
+    temp_dir dir;
+    dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    const std::string text = R"(
+[daemon]
+state_dir = "var"
+strategies_dir = "strategies"
+[feed]
+type = "binance"
+[feed.binance]
+ws_url = "wss://data-stream.binance.vision"
+rest_url = "https://data-api.binance.vision"
+ca_file = "ca.pem"
+warmup_candles = 100
+data_timeout_ms = 5000
+[[symbols]]
+symbol = "BTCUSDT"
+strategy = "sma_cross"
+quantity = 0.01
+)";
+    const daemon_settings s = parse_config(text, dir.origin());
+    CHECK(s.feed.type == "binance");
+    CHECK(s.feed.binance.ws_url == "wss://data-stream.binance.vision");
+    CHECK(s.feed.binance.rest_url == "https://data-api.binance.vision");
+    CHECK(s.feed.binance.ca_file == dir.origin().parent_path() / "ca.pem");
+    CHECK(s.feed.binance.warmup_candles == 100);
+    CHECK(s.feed.binance.data_timeout_ms == 5000);
+    const daemon_settings d = parse_config(k_minimal, dir.origin());
+    CHECK(d.feed.binance.ws_url == "wss://stream.binance.com:9443");
+    CHECK(d.feed.binance.rest_url == "https://api.binance.com");
+    CHECK(d.feed.binance.ca_file.empty());  // the system CA store
+    CHECK(d.feed.binance.rotate_after_ms == 84'600'000);
+}
+
+TEST_CASE("config: [feed.binance] refuses plain-text URLs, a missing CA file and a bad backoff") {
+    temp_dir dir;
+    const std::string text = k_minimal + R"(
+[feed]
+type = "binance"
+[feed.binance]
+ws_url = "ws://stream.binance.com:9443"
+rest_url = "http://api.binance.com"
+ca_file = "missing.pem"
+reconnect_initial_ms = 5000
+reconnect_max_ms = 1000
+)";
+    const auto problems = problems_of(text, dir.origin());
+    INFO(joined(problems));
+    CHECK(problems.size() == 4);
+    CHECK(joined(problems).find("feed.binance.ws_url: expected a URL like wss://") !=
+          std::string::npos);
+    CHECK(joined(problems).find("feed.binance.rest_url: expected a URL like https://") !=
+          std::string::npos);
+    CHECK(joined(problems).find("feed.binance.ca_file: CA file") != std::string::npos);
+    CHECK(joined(problems).find("feed.binance.reconnect_max_ms: must be >= reconnect_initial_ms") !=
+          std::string::npos);
 }
