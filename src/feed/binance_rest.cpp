@@ -86,9 +86,14 @@ result<std::vector<candle>> binance_rest::closed_since(const std::string& symbol
     std::vector<candle> out;
     timestamp_ms from = start_time;
     for (;;) {
-        const std::string target = "/api/v3/klines?symbol=" + symbol + "&interval=" + interval +
-                                   "&startTime=" + std::to_string(from) +
-                                   "&limit=" + std::to_string(k_page);
+        std::string target = "/api/v3/klines?symbol=";
+        target += symbol;
+        target += "&interval=";
+        target += interval;
+        target += "&startTime=";
+        target += std::to_string(from);
+        target += "&limit=";
+        target += std::to_string(k_page);
         auto body = fetch(target, failure);
         if (!body) return error{body.error_message()};
         auto rows = binance::parse_klines(body.value(), interval_ms);

@@ -74,7 +74,8 @@ result<http_response> https_client::get(std::string_view target) const noexcept 
         });
         x->resolver.async_resolve(
             base_.host, std::to_string(base_.port),
-            [&, this](const boost::system::error_code& ec, tcp::resolver::results_type results) {
+            [&, this](const boost::system::error_code& ec,
+                      const tcp::resolver::results_type& results) {
                 resolve_timer.cancel();
                 if (ec) return fail("resolve", ec);
                 beast::get_lowest_layer(x->stream).expires_after(timeout_);

@@ -46,8 +46,8 @@ public:
         });
         resolver_.async_resolve(
             endpoint_.host, std::to_string(endpoint_.port),
-            [self = shared()](const error_code& ec, tcp::resolver::results_type r) {
-                self->on_resolve(ec, std::move(r));
+            [self = shared()](const error_code& ec, const tcp::resolver::results_type& r) {
+                self->on_resolve(ec, r);
             });
     }
 
@@ -73,7 +73,7 @@ private:
         return std::static_pointer_cast<tls_ws_session>(shared_from_this());
     }
 
-    void on_resolve(const error_code& ec, tcp::resolver::results_type results) {
+    void on_resolve(const error_code& ec, const tcp::resolver::results_type& results) {
         if (finished_) return;
         if (ec) return finish("resolve " + endpoint_.host + ": " + ec.message());
         beast::get_lowest_layer(ws_).expires_never();  // the connect timer bounds every step
