@@ -230,7 +230,7 @@ void read_url(table_reader& t, std::string_view key, std::string_view scheme, st
 
 binance_feed_config parse_binance_feed(table_reader t, const parse_state& state) {
     binance_feed_config c;
-    const integer_range ms{1, 7 * 24 * 3'600'000LL};
+    const integer_range ms{1, std::int64_t{7} * 24 * 3'600'000};
     read_url(t, "ws_url", "wss", c.ws_url);
     read_url(t, "rest_url", "https", c.rest_url);
     if (read_path(t, "ca_file", state.base_dir, c.ca_file)) {
