@@ -1,6 +1,10 @@
 // binance_feed against the mock exchange: the M rows of RELIABILITY.md §5.2 that concern the
 // feed, each asserting that closed candles reach the runner exactly once and in order.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -268,3 +272,63 @@ TEST_CASE("binance_feed: an old connection is rotated make-before-break (M11, 24
     CHECK(rig.conn().reconnects == 0);  // replaced twice, never lost
     CHECK(rig.log_sink->contains("rotating before the 24 h cut"));
 }
+
+TEST_CASE("binance_feed: expired and untrusted certificates are refused, never used (M14)") {
+    SUBCASE("expired") {
+        auto options = fast_market();
+        options.certificate_days = -1;
+        feed_rig rig(options);
+        rig.start();
+        const bool refused = wait_until(
+            [&] {
+                return rig.log_sink->contains("certificate verify failed: certificate has expired");
+            },
+            8s);
+        INFO(rig.log_sink->all());
+        CHECK(refused);
+        CHECK(rig.mock.stats().ws_connections_accepted == 0);
+        CHECK(rig.sinks[0]->closed().empty());
+    }
+    SUBCASE("signed by a CA the daemon does not trust") {
+        feed_rig rig(fast_market());
+        // Trust another (freshly generated) CA instead of the one that signed the mock's cert.
+        rig.settings.ca_file =
+            test_certificates::generate({"127.0.0.1"}).write(rig.dir.path() / "..");
+        rig.start();
+        const bool refused = wait_until(
+            [&] {
+                return rig.log_sink->contains(
+                    "certificate verify failed: unable to get local issuer");
+            },
+            8s);
+        INFO(rig.log_sink->all());
+        CHECK(refused);
+        CHECK(rig.mock.stats().ws_connections_accepted == 0);
+    }
+}
+
+TEST_CASE("binance_feed: a server that never completes the TLS handshake times out (M14)") {
+    // A listening socket nobody accepts on: TCP connects (the kernel's backlog), TLS never
+    // answers.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    {
+        feed_rig rig(fast_market());
+        rig.settings.ws_url = "wss://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+        rig.settings.connect_timeout_ms = 500;
+        rig.start();
+        REQUIRE(wait_until([&] { return rig.conn().reconnects >= 2; }, 8s));
+        CHECK(rig.log_sink->contains("connect timed out after 500 ms"));
+    }
+    ::close(fd);
+}
+const auto other = rig.dir.path() / "other-ca";
+std::filesystem::create_directories(other);
+rig.settings.ca_file = test_certificates::generate({"127.0.0.1"}).write(other)

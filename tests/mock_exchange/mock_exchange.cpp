@@ -14,7 +14,8 @@ namespace detail {
 
 exchange_core::exchange_core(mock_options opts)
     : options(std::move(opts)),
-      certificates(test_certificates::generate(options.certificate_hosts)) {
+      certificates(
+          test_certificates::generate(options.certificate_hosts, options.certificate_days)) {
     if (options.updates_per_candle < 0 || options.quotes_per_update < 0 ||
         options.history_candles < 0 || options.candle_period.count() <= 0) {
         throw std::invalid_argument("mock_exchange: negative counts or non-positive period");

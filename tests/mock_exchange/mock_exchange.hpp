@@ -63,6 +63,9 @@ struct mock_options {
     /// Hosts in the server certificate. {"localhost", "127.0.0.1"} by default; set to e.g.
     /// {"wrong.example"} to present a certificate for another host.
     std::vector<std::string> certificate_hosts{"localhost", "127.0.0.1"};
+    /// Validity of the generated certificates in days from one hour ago; -1 gives certificates
+    /// that expired a day ago (to test that clients refuse them).
+    int certificate_days = 2;
     /// Virtual time of the first history candle's open (aligned to the interval). Default:
     /// wall clock minus two days, so every candle the mock produces is in the past.
     std::optional<timestamp_ms> start_time;
