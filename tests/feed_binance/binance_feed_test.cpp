@@ -273,6 +273,14 @@ TEST_CASE("binance_feed: an old connection is rotated make-before-break (M11, 24
     CHECK(rig.log_sink->contains("rotating before the 24 h cut"));
 }
 
+namespace {
+std::filesystem::path other_ca_dir(const feed_rig& rig) {
+    const auto dir = rig.dir.path() / "other-ca";
+    std::filesystem::create_directories(dir);
+    return dir;
+}
+}  // namespace
+
 TEST_CASE("binance_feed: expired and untrusted certificates are refused, never used (M14)") {
     SUBCASE("expired") {
         auto options = fast_market();
@@ -292,8 +300,7 @@ TEST_CASE("binance_feed: expired and untrusted certificates are refused, never u
     SUBCASE("signed by a CA the daemon does not trust") {
         feed_rig rig(fast_market());
         // Trust another (freshly generated) CA instead of the one that signed the mock's cert.
-        rig.settings.ca_file =
-            test_certificates::generate({"127.0.0.1"}).write(rig.dir.path() / "..");
+        rig.settings.ca_file = test_certificates::generate({"127.0.0.1"}).write(other_ca_dir(rig));
         rig.start();
         const bool refused = wait_until(
             [&] {
@@ -329,6 +336,3 @@ TEST_CASE("binance_feed: a server that never completes the TLS handshake times o
     }
     ::close(fd);
 }
-const auto other = rig.dir.path() / "other-ca";
-std::filesystem::create_directories(other);
-rig.settings.ca_file = test_certificates::generate({"127.0.0.1"}).write(other)
