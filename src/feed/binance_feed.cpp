@@ -119,6 +119,14 @@ struct shard_conn {
         : backoff(p), reconnect_timer(ioc), rotate_timer(ioc) {}
 };
 
+/// Lets the per-message lookup take the parser's string_view without building a std::string.
+struct symbol_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+
 constexpr std::size_t k_max_held = 4096;                // klines held per symbol during a repair
 constexpr std::size_t k_bad_frames_to_reconnect = 100;  // within 10 s (M01)
 
@@ -133,7 +141,7 @@ struct binance_feed::impl {
     asio::io_context ioc;
     asio::executor_work_guard<asio::io_context::executor_type> work{ioc.get_executor()};
     std::vector<std::unique_ptr<symbol_slot>> slots;
-    std::unordered_map<std::string, std::size_t> by_symbol;
+    std::unordered_map<std::string, std::size_t, symbol_hash, std::equal_to<>> by_symbol;
     std::vector<std::unique_ptr<shard_conn>> shards;
     binance::stream_parser parser;
     net::https_client http;
@@ -569,13 +577,13 @@ struct binance_feed::impl {
         switch (m.kind) {
             case binance::message_kind::kline: {
                 sh.last_data = steady::now();
-                const auto it = by_symbol.find(std::string(m.kline.symbol));
+                const auto it = by_symbol.find(m.kline.symbol);
                 if (it != by_symbol.end()) on_kline(*slots[it->second], m.kline);
                 break;
             }
             case binance::message_kind::book_ticker: {
                 sh.last_data = steady::now();
-                const auto it = by_symbol.find(std::string(m.book.symbol));
+                const auto it = by_symbol.find(m.book.symbol);
                 if (it != by_symbol.end()) on_book(*slots[it->second], m.book);
                 break;
             }

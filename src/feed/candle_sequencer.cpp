@@ -32,8 +32,7 @@ candle_sequencer::classified candle_sequencer::classify(const candle& bar, bool 
 candle_sequencer::admission candle_sequencer::admit(const candle& c) noexcept {
     if (last_ && c.open_time <= *last_) return admission::duplicate;
     if (last_ && c.open_time != *last_ + interval_) return admission::gap;
-    last_ = c.open_time;
-    if (forming_ && forming_->open_time <= c.open_time) forming_.reset();
+    restart_at(c.open_time);
     return admission::deliver;
 }
 

@@ -25,45 +25,9 @@
 #include <tradingd/core/market_types.hpp>
 #include <tradingd/engine/spsc_queue.hpp>
 
-// Counting allocator: every operator new in the process goes through here. noinline keeps GCC 12
-// from pairing an inlined free() with a new-expression and warning (-Wmismatched-new-delete).
-namespace {
-std::size_t g_allocations = 0;
-}  // namespace
+#include "../support/counting_allocator.hpp"
 
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) {
-    return operator new(n);
-}
-[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    ++g_allocations;
-    return std::malloc(n == 0 ? 1 : n);
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
-    return operator new(n, t);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
+using tradingd::testing::g_allocations;
 
 using namespace tradingd;
 namespace bn = tradingd::binance;

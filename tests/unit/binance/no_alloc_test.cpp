@@ -2,6 +2,7 @@
 // This executable replaces the global operator new to count allocations.
 #include <doctest/doctest.h>
 
+#include <counting_allocator.hpp>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -9,45 +10,7 @@
 
 #include <tradingd/binance/stream_parser.hpp>
 
-namespace {
-std::size_t g_allocations = 0;
-}  // namespace
-
-// noinline keeps GCC 12 from pairing an inlined free() with a new-expression
-// (-Wmismatched-new-delete false positive).
-[[gnu::noinline]] void* operator new(std::size_t n) {
-    ++g_allocations;
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) {
-    return operator new(n);
-}
-[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-    ++g_allocations;
-    return std::malloc(n == 0 ? 1 : n);
-}
-[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
-    return operator new(n, t);
-}
-[[gnu::noinline]] void operator delete(void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
-[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept {
-    std::free(p);
-}
+using tradingd::testing::g_allocations;
 
 using namespace tradingd::binance;
 
