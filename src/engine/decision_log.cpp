@@ -40,6 +40,7 @@ std::string to_json_line(const decision_record& r) {
     j["action"] = r.action;
     j["reason"] = r.reason;
     j["price"] = r.price;
+    if (!r.script_hash.empty()) j["script_hash"] = r.script_hash;
     put_optional(j, "quantity", r.quantity);
     put_optional(j, "fee", r.fee);
     put_optional(j, "pnl", r.pnl);

@@ -498,6 +498,7 @@ decision_record runner_core::base_record(timestamp_ms ts, const char* event, dou
     r.event = event;
     r.state = strategy::phase_name(machine_.current());
     r.price = price;
+    if (strategy_) r.script_hash = strategy_->hash();
     return r;
 }
 

@@ -5,7 +5,7 @@
 // Every line has the same core keys, so a reader can filter without knowing the event kind:
 //   {"ts":1704067260000,"time":"2024-01-01T00:01:00.000Z","symbol":"BTCUSDT","event":"call",
 //    "state":"Idle","function":"detect_opportunity","action":"open_analysis","reason":"...",
-//    "price":30012.5, ...extra keys per event}
+//    "price":30012.5,"script_hash":"3f2a9c01b7de", ...extra keys per event}
 // `ts` is the market event's time (not the wall clock), so replays of the same events produce the
 // same file. Format reference: docs/architecture.md, "Decision log".
 //
@@ -32,6 +32,8 @@ struct decision_record {
     const char* action = "";    ///< action name ("" when none)
     std::string_view reason;
     double price = 0;  ///< the price the decision was based on (close, fill or trigger price)
+    /// content_hash of the script version running when the record was made ("" when none is).
+    std::string_view script_hash;
     // Optional extras (omitted when unset).
     std::optional<double> quantity;
     std::optional<double> fee;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <system_error>
 
+#include <tradingd/strategy/lua/content_hash.hpp>
 #include <tradingd/strategy/lua/lua_strategy.hpp>
 
 #include "action_validation.hpp"
@@ -365,7 +366,8 @@ std::string resolve(lua_strategy::impl& v) {
 
 }  // namespace
 
-lua_strategy::lua_strategy(std::unique_ptr<impl> p) : impl_(std::move(p)), name_(impl_->name) {}
+lua_strategy::lua_strategy(std::unique_ptr<impl> p)
+    : impl_(std::move(p)), name_(impl_->name), hash_(impl_->hash) {}
 
 lua_strategy::~lua_strategy() = default;
 
@@ -390,6 +392,7 @@ result<std::unique_ptr<lua_strategy>> lua_strategy::load_source(std::string_view
                                                                 const sandbox_limits& limits) {
     auto v = std::make_unique<impl>();
     v->name = std::string(name);
+    v->hash = content_hash(source);
     if (source.size() > limits.max_script_bytes) {
         return error{v->name + ": script is " + std::to_string(source.size()) + " bytes (limit " +
                      std::to_string(limits.max_script_bytes) + ")"};

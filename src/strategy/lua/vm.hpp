@@ -115,6 +115,7 @@ struct lua_strategy::impl {
     impl& operator=(const impl&) = delete;
 
     std::string name;  ///< script name used in every message
+    std::string hash;  ///< content_hash of the source
     strategy_binding binding;
     sandbox_limits limits;
     std::shared_ptr<spdlog::logger> logger;  ///< never null

@@ -8,6 +8,7 @@
 
 #include <tradingd/engine/runner_core.hpp>
 #include <tradingd/engine/symbol_runner.hpp>
+#include <tradingd/strategy/lua/content_hash.hpp>
 
 using namespace tradingd;
 using tradingd::testing::closed_event;
@@ -83,6 +84,23 @@ TEST_CASE("runner: closed candles drive Idle -> Analyzing -> InPosition with a p
     CHECK(fills[0]["symbol"] == "TESTUSDT");
     CHECK(f.sink.with_event("transition").size() == 2);
     CHECK(f.sink.with_event("call").size() == 2);
+}
+
+TEST_CASE("runner: every decision record names the script version (content hash) that made it") {
+    CHECK(strategy::lua::content_hash("abc") == "ba7816bf8f01");  // SHA-256("abc"), 12 digits
+    fixture f;
+    auto r = f.runner(enter_long_script);
+    REQUIRE(r->strategy() != nullptr);
+    const std::string expected = strategy::lua::content_hash(enter_long_script);
+    CHECK(r->strategy()->hash() == expected);
+    r->on_event(closed_event(make_candle(0, 100)));
+    r->on_event(closed_event(make_candle(1, 100)));
+    REQUIRE(f.sink.with_event("fill").size() == 1);
+    for (const auto& event : {"call", "transition", "fill"}) {
+        for (const auto& record : f.sink.with_event(event)) {
+            CHECK_MESSAGE(record.value("script_hash", std::string()) == expected, record.dump());
+        }
+    }
 }
 
 TEST_CASE("runner: quotes only check the auto-exit; they never call the strategy") {

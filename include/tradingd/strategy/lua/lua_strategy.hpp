@@ -146,6 +146,8 @@ public:
     failure_kind last_failure() const noexcept { return last_failure_; }
     const strategy_stats& stats() const noexcept;
     const std::string& name() const noexcept { return name_; }
+    /// The loaded source's version label (content_hash.hpp): 12 hex digits of its SHA-256.
+    const std::string& hash() const noexcept { return hash_; }
 
     struct impl;
 
@@ -153,6 +155,7 @@ private:
     explicit lua_strategy(std::unique_ptr<impl> p);
     std::unique_ptr<impl> impl_;
     std::string name_;
+    std::string hash_;
     failure_kind last_failure_ = failure_kind::none;
 };
 
