@@ -49,6 +49,8 @@ std::string to_json_line(const decision_record& r) {
     if (r.side) j["side"] = r.side;
     if (r.to_state) j["to"] = r.to_state;
     if (!r.message.empty()) j["message"] = r.message;
+    if (!r.previous_hash.empty()) j["previous_hash"] = r.previous_hash;
+    if (!r.refused_hash.empty()) j["refused_hash"] = r.refused_hash;
     // Script-provided text may hold invalid UTF-8: replace rather than throw.
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <tradingd/engine/runner_core.hpp>
+#include <tradingd/strategy/lua/content_hash.hpp>
 
 namespace tradingd::engine {
 
@@ -192,8 +193,8 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
       script_name_(symbol.strategy_path.filename().string()),
       sandbox_(sandbox) {
     if (limits_override != nullptr) limits_override_ = *limits_override;
-    auto loaded =
-        lua::lua_strategy::load_file(cfg_.strategy_path, binding_for(&machine_.ctx()), limits());
+    auto loaded = lua::lua_strategy::load_file(cfg_.strategy_path,
+                                               binding_for(cfg_, &machine_.ctx()), limits());
     if (loaded) {
         strategy_ = std::move(loaded).value();
         log_->info("loaded strategy {}", script_name_);
@@ -211,13 +212,15 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
 
 runner_core::~runner_core() = default;
 
-strategy::lua::strategy_binding runner_core::binding_for(strategy::context* ctx) {
+strategy::lua::strategy_binding runner_core::binding_for(const config::symbol_config& symbol,
+                                                         strategy::context* ctx) {
+    // Reads only `symbol` and members fixed at construction: prepare() relies on it.
     lua::strategy_binding binding;
-    binding.symbol = cfg_.symbol;
-    binding.interval = cfg_.interval;
+    binding.symbol = symbol.symbol;
+    binding.interval = symbol.interval;
     binding.indicators = &indicators_;
     binding.ctx = ctx;
-    binding.params = cfg_.params;
+    binding.params = symbol.params;
     binding.logger = log_;
     return binding;
 }
@@ -226,28 +229,71 @@ strategy::lua::sandbox_limits runner_core::limits() const {
     return limits_override_ ? *limits_override_ : to_limits(sandbox_);
 }
 
-result<bool> runner_core::reload(const std::filesystem::path& path) {
-    // The new version's top level and on_init may write ctx: give it a copy, so a version that
-    // fails half-way leaves the running ctx exactly as it was.
-    strategy::context scratch = machine_.ctx();
-    auto loaded = lua::lua_strategy::load_file(path, binding_for(&scratch), limits());
-    const std::string name = path.filename().string();
-    if (!loaded) {
-        reload_error_ = loaded.error_message();
-        log_->error("reload of {} refused: {}; {} keeps running", name, *reload_error_,
-                    strategy_ ? script_name_ : std::string("no strategy"));
-        decision_record r = base_record(last_quote_.ts, "reload_failed", last_quote_.bid);
-        r.message = *reload_error_;
-        decisions_.write(r);
-        return error{*reload_error_};
+prepared_strategy runner_core::prepare(const config::symbol_config& symbol,
+                                       std::string_view source) {
+    prepared_strategy p;
+    p.since = std::chrono::steady_clock::now();
+    try {
+        p.symbol = symbol;
+        p.hash = lua::content_hash(source);
+        p.scratch = std::make_unique<strategy::context>();
+        auto loaded =
+            lua::lua_strategy::load_source(symbol.strategy_path.filename().string(), source,
+                                           binding_for(symbol, p.scratch.get()), limits());
+        if (loaded) {
+            p.strategy = std::move(loaded).value();
+        } else {
+            p.error = loaded.error_message();
+        }
+    } catch (const std::exception& e) {  // allocation failure while copying the config
+        p.error = symbol.strategy_path.filename().string() + ": cannot prepare: " + e.what();
     }
-    machine_.ctx() = std::move(scratch);
-    loaded.value()->rebind_context(&machine_.ctx());
-    strategy_ = std::move(loaded).value();
-    script_name_ = name;
-    cfg_.strategy_path = path;
+    return p;
+}
+
+prepared_strategy runner_core::prepare_file(const config::symbol_config& symbol) {
+    std::string source;
+    if (auto problem =
+            lua::read_script_file(symbol.strategy_path, limits().max_script_bytes, source)) {
+        prepared_strategy p;
+        p.since = std::chrono::steady_clock::now();
+        p.symbol = symbol;
+        p.error = symbol.strategy_path.filename().string() + ": " + *problem;
+        return p;
+    }
+    return prepare(symbol, source);
+}
+
+result<bool> runner_core::refuse_version(const prepared_strategy& p, std::string why) {
+    reload_error_ = std::move(why);
+    failed_hash_ = p.hash;
+    ++reload_failures_;
+    const std::string name = p.symbol.strategy_path.filename().string();
+    log_->error("reload of {}{}{} refused: {}; {} keeps running", name, p.hash.empty() ? "" : " ",
+                p.hash, *reload_error_,
+                strategy_ ? script_name_ + " " + strategy_->hash() : std::string("no strategy"));
+    decision_record r = base_record(last_quote_.ts, "reload_failed", last_quote_.bid);
+    r.reason = name;
+    r.refused_hash = p.hash;
+    r.message = *reload_error_;
+    decisions_.write(r);
+    return error{*reload_error_};
+}
+
+result<bool> runner_core::install(prepared_strategy p) {
+    if (!p.strategy) return refuse_version(p, p.error);
+    auto adopted = p.strategy->adopt_context(machine_.ctx());
+    if (!adopted) return refuse_version(p, adopted.error_message());
+    const std::string old_hash = strategy_ ? strategy_->hash() : std::string();
+    machine_.ctx() = std::move(adopted).value();
+    p.strategy->rebind_context(&machine_.ctx());
+    strategy_ = std::move(p.strategy);
+    script_name_ = p.symbol.strategy_path.filename().string();
+    cfg_ = std::move(p.symbol);
     reload_error_.reset();
     load_error_.reset();
+    failed_hash_.clear();
+    ++reloads_;
     const bool was_suspended = suspended_;
     const bool wedged = wedged_ != nullptr && wedged_->load(std::memory_order_acquire);
     if (!wedged) {
@@ -255,12 +301,23 @@ result<bool> runner_core::reload(const std::filesystem::path& path) {
         suspension_reason_.clear();
     }
     consecutive_failures_ = 0;
-    log_->info("reloaded strategy {}{}", name,
-               was_suspended && !suspended_ ? " (suspension lifted)" : "");
+    const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - p.since);
+    log_->info("reloaded strategy {} ({} -> {}) {:.1f} ms after the change{}", script_name_,
+               old_hash.empty() ? "none" : old_hash, strategy_->hash(),
+               static_cast<double>(latency.count()) / 1000.0,
+               was_suspended && !suspended_ ? "; suspension lifted" : "");
     decision_record r = base_record(last_quote_.ts, "reloaded", last_quote_.bid);
-    r.reason = name;
+    r.reason = script_name_;
+    r.previous_hash = old_hash;
     decisions_.write(r);
     return true;
+}
+
+result<bool> runner_core::reload(const std::filesystem::path& path) {
+    config::symbol_config symbol = cfg_;
+    symbol.strategy_path = path;
+    return install(prepare_file(symbol));
 }
 
 void runner_core::on_event(const market_event& e) noexcept {
@@ -506,6 +563,11 @@ runner_summary runner_core::summary() const {
     runner_summary s;
     s.symbol = cfg_.symbol;
     s.script = script_name_;
+    if (strategy_) s.script_hash = strategy_->hash();
+    s.reloads = reloads_;
+    s.reload_failures = reload_failures_;
+    s.failed_hash = failed_hash_;
+    if (reload_error_) s.reload_error = *reload_error_;
     s.state = strategy::phase_name(machine_.current());
     s.trades = machine_.trade_count();
     s.realized_pnl = machine_.realized_pnl();

@@ -1,3 +1,4 @@
+#include <spdlog/spdlog.h>
 #include <time.h>
 
 #include <chrono>
@@ -64,20 +65,64 @@ void symbol_runner::start() {
 }
 
 void symbol_runner::stop() {
+    {
+        std::lock_guard lock(commands_mutex_);
+        accepting_commands_ = false;
+    }
     queue_.close();
     if (thread_.joinable()) thread_.join();
 }
 
+bool symbol_runner::post(command c) {
+    {
+        std::lock_guard lock(commands_mutex_);
+        if (!accepting_commands_) return false;
+        commands_.push_back(std::move(c));
+        commands_pending_.store(true, std::memory_order_release);
+    }
+    queue_.interrupt_consumer();
+    return true;
+}
+
+void symbol_runner::run_commands() {
+    std::vector<command> batch;
+    {
+        std::lock_guard lock(commands_mutex_);
+        batch.swap(commands_);
+        commands_pending_.store(false, std::memory_order_release);
+    }
+    for (auto& c : batch) {
+        // Watched like an event: a command runs script code (on_reload) under the same limits.
+        busy_since_ns_.store(steady_now_ns(), std::memory_order_release);
+        try {
+            c(*core_);
+        } catch (const std::exception& e) {
+            spdlog::error("{}: a runner command failed: {}", symbol_, e.what());
+        }
+        busy_since_ns_.store(0, std::memory_order_release);
+    }
+}
+
 void symbol_runner::run() {
-    while (auto e = queue_.pop()) {
+    const auto commands_waiting = [this] {
+        return commands_pending_.load(std::memory_order_acquire);
+    };
+    market_event e;
+    for (;;) {
+        if (commands_waiting()) run_commands();
+        const auto got = queue_.pop_unless(e, commands_waiting);
+        if (got == spsc_queue<market_event>::pop_status::closed) break;
+        if (got == spsc_queue<market_event>::pop_status::interrupted) continue;
         // Published for the watchdog; the order (busy_since reset before processed counts the
         // event) lets a reader that sees the same processed() before and after reading
         // busy_since_ns() know which event the timestamp belongs to.
         busy_since_ns_.store(steady_now_ns(), std::memory_order_release);
-        core_->on_event(*e);
+        core_->on_event(e);
         busy_since_ns_.store(0, std::memory_order_release);
         processed_.fetch_add(1, std::memory_order_release);
     }
+    // Commands posted before stop() began still run (e.g. a reload that raced with shutdown).
+    if (commands_waiting()) run_commands();
 }
 
 }  // namespace tradingd::engine

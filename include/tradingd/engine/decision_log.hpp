@@ -26,7 +26,8 @@ namespace tradingd::engine {
 struct decision_record {
     timestamp_ms ts = 0;
     std::string_view symbol;
-    const char* event = "";     ///< call, transition, fill, auto_exit, error, suspended, load_error
+    /// call, transition, fill, auto_exit, error, suspended, load_error, reloaded, reload_failed
+    const char* event = "";
     const char* state = "";     ///< phase name when the record was made
     const char* function = "";  ///< Lua function ("" when not a call)
     const char* action = "";    ///< action name ("" when none)
@@ -42,7 +43,9 @@ struct decision_record {
     std::optional<double> take_profit;
     const char* side = nullptr;
     const char* to_state = nullptr;
-    std::string_view message;  ///< error text
+    std::string_view message;        ///< error text
+    std::string_view previous_hash;  ///< reloaded: the version it replaced
+    std::string_view refused_hash;   ///< reload_failed: the version that was not swapped in
 };
 
 /// Where runners send decision records.

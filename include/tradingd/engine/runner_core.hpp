@@ -18,12 +18,14 @@
 // Thread-safety: must only be used by one thread (its runner's). Never throws from on_event().
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <tradingd/config/config.hpp>
 #include <tradingd/core/market_types.hpp>
@@ -40,10 +42,31 @@ class logger;
 
 namespace tradingd::engine {
 
+/// A new version of a runner's script, built off the runner's thread (runner_core::prepare):
+/// compiled in a fresh sandboxed VM, its top level and on_init run, its functions checked. It
+/// waits to be installed between two events (runner_core::install).
+struct prepared_strategy {
+    config::symbol_config symbol;  ///< the config it was built for (new params on a config reload)
+    std::string hash;              ///< content_hash of the source; "" when it could not be read
+    /// The context its top level and on_init ran against (the VM's ctx points here until install).
+    std::unique_ptr<strategy::context> scratch;
+    std::unique_ptr<strategy::lua::lua_strategy> strategy;  ///< null when it failed
+    std::string error;                                      ///< why it failed
+    /// When what triggered the reload happened (the file was closed, SIGHUP arrived): the start
+    /// of the reload latency that install() logs.
+    std::chrono::steady_clock::time_point since{};
+};
+
 /// Counters and state for the shutdown summary (and, later, the status endpoint).
 struct runner_summary {
     std::string symbol;
-    std::string script;  ///< script file name
+    std::string script;         ///< script file name
+    std::string script_hash;    ///< content hash of the running version ("" when none loaded)
+    std::uint64_t reloads = 0;  ///< versions swapped in since start
+    std::uint64_t reload_failures = 0;  ///< versions refused since start
+    /// The last refused version and why, until a good version is installed.
+    std::string failed_hash;
+    std::string reload_error;
     const char* state = "Idle";
     std::size_t trades = 0;
     double realized_pnl = 0;  ///< net of fees
@@ -83,13 +106,25 @@ public:
     /// outlive the core. Call before the runner thread starts.
     void attach_wedge_flag(const std::atomic<bool>* wedged) noexcept { wedged_ = wedged; }
 
-    /// Replaces the strategy with the script at `path`, keeping the state machine, position,
-    /// stop-loss/take-profit and ctx. The new version is compiled in a fresh VM and runs its top
-    /// level and on_init against a scratch copy of ctx; only if all of that succeeds are the
-    /// copy and the new VM swapped in (all-or-nothing; a suspended strategy resumes). On failure
-    /// the running version stays, untouched, and the error ("<file>:<line>: <message>") is
-    /// logged, written to the decision log ("reload_failed") and returned. Runs on the runner's
-    /// thread, between two events.
+    /// Hot reload, first half: builds `source` (the bytes of `symbol.strategy_path`, read once
+    /// by the caller for every runner of the script) into a new version in a fresh VM, bound to
+    /// this runner's indicators and logger and to `symbol`'s params, against a scratch ctx.
+    /// Thread-safe: may run on any thread while the runner runs (it reads only what is fixed at
+    /// construction). Never throws; a failure is reported in the result's `error`.
+    prepared_strategy prepare(const config::symbol_config& symbol, std::string_view source);
+    /// Same, reading the file at `symbol.strategy_path` (size-capped, regular files only).
+    prepared_strategy prepare_file(const config::symbol_config& symbol);
+
+    /// Hot reload, second half, on the runner's thread between two events: adopts the running
+    /// ctx (through the script's on_reload(old_ctx) if it has one) and swaps the version in,
+    /// keeping the state machine, position, stop-loss/take-profit and ctx; a suspended strategy
+    /// resumes (unless the runner is wedged); the symbol's config becomes `p.symbol`. If the
+    /// version failed to build or on_reload fails, the running version stays untouched: the
+    /// error is logged, written to the decision log ("reload_failed", with the refused hash)
+    /// and returned, and summary() shows it until a good version is installed.
+    result<bool> install(prepared_strategy p);
+
+    /// prepare_file + install on the calling thread (the runner's): for tests and tools.
     result<bool> reload(const std::filesystem::path& path);
     /// The last failed reload's error, until a reload succeeds.
     const std::optional<std::string>& reload_error() const noexcept { return reload_error_; }
@@ -107,7 +142,8 @@ private:
     strategy::lua::sandbox_limits limits() const;
     /// What a script of this runner is bound to (the first load and every reload): the symbol's
     /// config, this runner's indicators and logger, and `ctx`.
-    strategy::lua::strategy_binding binding_for(strategy::context* ctx);
+    strategy::lua::strategy_binding binding_for(const config::symbol_config& symbol,
+                                                strategy::context* ctx);
     void on_closed_candle(const market_event& e);
     void on_price_update(const market_event& e);
     void check_auto_exit(const market_event& e);
@@ -117,6 +153,8 @@ private:
     void exit_position(const market_event& e, std::string_view reason, double trigger_price);
     void on_failure(const market_event& e, const char* function, const std::string& message);
     void suspend(timestamp_ms ts, const std::string& reason);
+    /// Logs and records a refused version; the running one stays.
+    result<bool> refuse_version(const prepared_strategy& p, std::string why);
     decision_record base_record(timestamp_ms ts, const char* event, double price) const;
 
     config::symbol_config cfg_;
@@ -130,6 +168,9 @@ private:
     std::unique_ptr<strategy::lua::lua_strategy> strategy_;
     std::optional<std::string> load_error_;
     std::optional<std::string> reload_error_;
+    std::string failed_hash_;
+    std::uint64_t reloads_ = 0;
+    std::uint64_t reload_failures_ = 0;
     std::string script_name_;
     config::sandbox_config sandbox_;
     std::optional<strategy::lua::sandbox_limits> limits_override_;

@@ -75,6 +75,35 @@ public:
         return item;
     }
 
+    enum class pop_status : std::uint8_t { item, closed, interrupted };
+
+    /// Like pop, but while the queue is empty, `stop_waiting()` is evaluated before each wait and
+    /// after every interrupt_consumer(); when it returns true, pop_unless returns `interrupted`
+    /// without an item. `out` holds the item when the result is `item`.
+    template <class StopWaiting>
+    pop_status pop_unless(T& out, StopWaiting&& stop_waiting) {
+        const std::uint64_t tail = tail_.load(std::memory_order_relaxed) & index_mask;
+        for (;;) {
+            const std::uint64_t head = head_.load(std::memory_order_acquire);
+            if ((head & index_mask) != tail) break;
+            if (head & closed_bit) return pop_status::closed;
+            if (stop_waiting()) return pop_status::interrupted;
+            head_.wait(head, std::memory_order_acquire);  // push(), close() or interrupt
+        }
+        out = slots_[tail % slots_.size()];
+        tail_.fetch_add(1, std::memory_order_release);
+        tail_.notify_one();
+        return pop_status::item;
+    }
+
+    /// Wakes a consumer blocked in pop_unless so it re-evaluates its stop condition (how work
+    /// for the runner thread other than events, such as a script reload, reaches an idle
+    /// runner). Any thread.
+    void interrupt_consumer() noexcept {
+        head_.fetch_xor(interrupt_bit, std::memory_order_acq_rel);
+        head_.notify_all();
+    }
+
     /// Closes both ends. The closed flag is a bit inside the head and tail words themselves, so
     /// setting it changes the value a blocked waiter is waiting on and wakes it reliably.
     void close() noexcept {
@@ -97,7 +126,9 @@ public:
 
 private:
     static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
-    static constexpr std::uint64_t interrupt_bit = std::uint64_t{1} << 62;  // tail word only
+    /// Toggled to wake a waiter without changing the index: in the tail word by
+    /// interrupt_producer, in the head word by interrupt_consumer.
+    static constexpr std::uint64_t interrupt_bit = std::uint64_t{1} << 62;
     static constexpr std::uint64_t index_mask = ~(closed_bit | interrupt_bit);
     std::vector<T> slots_;
     alignas(64) std::atomic<std::uint64_t> head_{0};  // next write position (producer)

@@ -15,14 +15,22 @@
 // hold up the feed thread, and with it every other symbol. A wedged runner never trades again;
 // what it still does (auto-exits on later quotes) does not need the events it missed.
 //
+// Other work for the runner's thread (a reloaded script to install, retiring the symbol) arrives
+// through post(): a small mutex-guarded list the thread checks between events (one atomic load
+// per event); posting wakes a runner that is waiting for events.
+//
 // Thread-safety: push() from one producer thread; start()/stop()/core() from the owning thread;
-// symbol(), processed(), busy_since_ns(), wedged(), mark_wedged() and dropped() from any thread.
+// symbol(), processed(), busy_since_ns(), wedged(), mark_wedged(), dropped() and post() from any
+// thread.
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <tradingd/core/event_sink.hpp>
 #include <tradingd/engine/runner_core.hpp>
@@ -37,6 +45,9 @@ public:
     symbol_runner(const symbol_runner&) = delete;
     symbol_runner& operator=(const symbol_runner&) = delete;
 
+    /// Work for the runner's thread other than events: installing a reloaded script, retiring.
+    using command = std::function<void(runner_core&)>;
+
     bool push(const market_event& e) override;
     /// Never blocks: `full` while the queue is full (a wedged runner's events are dropped and
     /// counted instead, as in push).
@@ -45,6 +56,11 @@ public:
     /// Closes the queue, drains it and joins the thread. Idempotent. Blocks for as long as the
     /// runner is stuck in an event (the watchdog's exit deadline bounds that in the daemon).
     void stop();
+    /// Queues `c` to run on the runner's thread between two events: as soon as the event being
+    /// processed is done, or at once while the runner waits for events (or when it starts).
+    /// Commands run in the order posted. Any thread. Returns false once stop() has begun (`c` is
+    /// dropped). A command must not throw (it is caught and logged if it does).
+    bool post(command c);
     /// The core; only valid to use while the runner is not running (before start / after stop).
     runner_core& core() noexcept { return *core_; }
     const std::string& symbol() const noexcept { return symbol_; }
@@ -64,6 +80,7 @@ public:
 
 private:
     void run();
+    void run_commands();
 
     std::unique_ptr<runner_core> core_;
     std::string symbol_;
@@ -72,6 +89,10 @@ private:
     std::atomic<std::int64_t> busy_since_ns_{0};
     std::atomic<bool> wedged_{false};
     std::atomic<std::uint64_t> dropped_{0};
+    std::mutex commands_mutex_;
+    std::vector<command> commands_;   // guarded by commands_mutex_
+    bool accepting_commands_ = true;  // guarded by commands_mutex_
+    std::atomic<bool> commands_pending_{false};
     std::thread thread_;
 };
 

@@ -287,6 +287,8 @@ void create_views(lua_State* L, lua_strategy::impl& v) {
     lua_pop(L, 1);
 }
 
+}  // namespace
+
 // Pushes a scalar as the matching Lua value.
 void push_scalar(lua_State* L, const scalar& value) {
     if (const auto* b = std::get_if<bool>(&value)) {
@@ -325,6 +327,8 @@ bool to_view(lua_State* L, int idx, scalar_view& out) {
             return false;
     }
 }
+
+namespace {
 
 // Pushes (next, t, nil) for __pairs over the table in upvalue 1.
 int raw_next(lua_State* L) {

@@ -5,6 +5,7 @@
 
 #include <lua.hpp>
 
+#include "host_bridge.hpp"
 #include "vm.hpp"
 
 namespace tradingd::strategy::lua::detail {
@@ -27,6 +28,11 @@ inline bool position_view_current(const lua_strategy::impl& v, const position* p
 /// lua_CFunction: rewrites the position view's backing table from impl::pos (clears it when
 /// null) and records what it now mirrors in impl::position_shown. Allocates: protected mode only.
 int sync_position_view(lua_State* L);
+
+/// Pushes a ctx value as the matching Lua value (allocates for strings: protected mode only).
+void push_scalar(lua_State* L, const scalar& value);
+/// Reads the Lua value at `idx` into a scalar_view; false when its type cannot persist in ctx.
+bool to_view(lua_State* L, int idx, scalar_view& out);
 
 /// lua_CFunction: merges the (already validated) opportunity table at index 1 into ctx: the Lua
 /// backing table and the C++ context.

@@ -366,6 +366,11 @@ std::string resolve(lua_strategy::impl& v) {
 
 }  // namespace
 
+std::optional<std::string> read_script_file(const std::filesystem::path& path,
+                                            std::size_t max_bytes, std::string& out) {
+    return detail::read_script(path, max_bytes, out);
+}
+
 lua_strategy::lua_strategy(std::unique_ptr<impl> p)
     : impl_(std::move(p)), name_(impl_->name), hash_(impl_->hash) {}
 
@@ -539,6 +544,146 @@ result<action> lua_strategy::manage_position(const market_snapshot& m, const pos
 
 void lua_strategy::rebind_context(context* ctx) noexcept {
     impl_->binding.ctx = ctx;
+}
+
+}  // namespace tradingd::strategy::lua
+
+// ------------------------------------------------------------------------------------------
+// Hot reload: adopting the running version's ctx
+
+namespace tradingd::strategy::lua {
+namespace {
+
+/// lua_CFunction: replaces the ctx backing table's values with those of the context passed as a
+/// light userdata. Allocates: protected mode only.
+int refill_ctx(lua_State* L) {
+    const auto* ctx = static_cast<const context*>(lua_touserdata(L, 1));
+    lua_rawgeti(L, LUA_REGISTRYINDEX, detail::vm_of(L).ctx_backing_ref);
+    const int backing = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, backing) != 0) {  // clearing existing fields during a traversal is allowed
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushnil(L);
+        lua_rawset(L, backing);
+    }
+    for (const auto& [key, value] : ctx->entries()) {
+        lua_pushlstring(L, key.data(), key.size());
+        detail::push_scalar(L, value);
+        lua_rawset(L, backing);
+    }
+    return 0;
+}
+
+/// lua_CFunction: pushes env.on_reload (raw) and a plain table copy of the context passed as a
+/// light userdata.
+int fetch_on_reload(lua_State* L) {
+    const auto* ctx = static_cast<const context*>(lua_touserdata(L, 1));
+    lua_rawgeti(L, LUA_REGISTRYINDEX, detail::vm_of(L).env_ref);
+    lua_pushliteral(L, "on_reload");
+    lua_rawget(L, -2);
+    lua_createtable(L, 0, static_cast<int>(ctx->size()));
+    for (const auto& [key, value] : ctx->entries()) {
+        lua_pushlstring(L, key.data(), key.size());
+        detail::push_scalar(L, value);
+        lua_rawset(L, -3);
+    }
+    return 2;
+}
+
+/// The ctx on_reload's returned table (at `idx`) describes, or why it cannot be one.
+result<context> context_from_table(lua_State* L, int idx, const std::string& name) {
+    context out;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            const std::string key_type = luaL_typename(L, -2);
+            lua_pop(L, 2);
+            return error{name + ": on_reload: the returned ctx has a " + key_type +
+                         " key (ctx keys are strings)"};
+        }
+        std::size_t klen = 0;
+        const char* key = lua_tolstring(L, -2, &klen);
+        detail::scalar_view view;
+        const bool storable =
+            detail::to_view(L, -1, view) &&
+            (view.type != detail::scalar_view::kind::number || std::isfinite(view.d));
+        if (!storable) {
+            const std::string what = lua_type(L, -1) == LUA_TNUMBER
+                                         ? "a non-finite number"
+                                         : std::string("a ") + luaL_typename(L, -1);
+            const std::string field(key, klen);
+            lua_pop(L, 2);
+            return error{name + ": on_reload: field '" + field + "': cannot keep " + what +
+                         " in ctx (expected a boolean, a string or a finite number)"};
+        }
+        switch (view.type) {
+            case detail::scalar_view::kind::boolean:
+                out.set({key, klen}, scalar{view.b});
+                break;
+            case detail::scalar_view::kind::integer:
+                out.set({key, klen}, scalar{view.i});
+                break;
+            case detail::scalar_view::kind::number:
+                out.set({key, klen}, scalar{view.d});
+                break;
+            case detail::scalar_view::kind::string:
+                out.set({key, klen}, scalar{std::string(view.s, view.len)});
+                break;
+        }
+        lua_pop(L, 1);
+    }
+    return out;
+}
+
+}  // namespace
+
+result<context> lua_strategy::adopt_context(const context& current) {
+    impl& v = *impl_;
+    const detail::stack_guard guard(v.L);
+    std::string err;
+    const auto refill = [&](const context& values) {
+        lua_pushcfunction(v.L, refill_ctx);
+        lua_pushlightuserdata(v.L, const_cast<context*>(&values));
+        return detail::run_protected(v, 1, 0, "on_reload", err) == failure_kind::none;
+    };
+    if (lua_checkstack(v.L, 8) == 0)
+        return error{v.name + ": on_reload: out of memory (Lua stack)"};
+    if (!refill(current)) return error{std::move(err)};
+
+    lua_pushcfunction(v.L, fetch_on_reload);
+    lua_pushlightuserdata(v.L, const_cast<context*>(&current));
+    if (detail::run_protected(v, 1, 2, "on_reload", err) != failure_kind::none) {
+        return error{std::move(err)};
+    }
+    const int t = lua_type(v.L, -2);
+    if (t == LUA_TNIL) {
+        lua_pop(v.L, 2);
+        return current;
+    }
+    if (t != LUA_TFUNCTION) {
+        lua_pop(v.L, 2);
+        return error{v.name + ": 'on_reload' must be a function (found a " + lua_typename(v.L, t) +
+                     ")"};
+    }
+    if (detail::run_protected(v, 1, 1, "on_reload", err) != failure_kind::none) {
+        return error{std::move(err)};
+    }
+    const int r = lua_type(v.L, -1);
+    if (r == LUA_TNIL) {
+        lua_pop(v.L, 1);
+        return current;
+    }
+    if (r != LUA_TTABLE) {
+        lua_pop(v.L, 1);
+        return error{v.name + ": on_reload: returned a " + lua_typename(v.L, r) +
+                     " (expected nil or a table: the new ctx)"};
+    }
+    result<context> migrated = context_from_table(v.L, lua_gettop(v.L), v.name);
+    lua_pop(v.L, 1);
+    if (!migrated) return migrated;
+    if (!refill(migrated.value())) return error{std::move(err)};
+    return migrated;
 }
 
 }  // namespace tradingd::strategy::lua

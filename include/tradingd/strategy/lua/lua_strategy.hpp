@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -109,6 +110,11 @@ struct strategy_stats {
 /// One call in this many is timed for strategy_stats' latency figures.
 inline constexpr std::uint64_t latency_sample_every = 16;
 
+/// Reads a script file whole into `out`: only a regular file (checked on the opened descriptor),
+/// at most `max_bytes`. Returns why it could not, or nullopt.
+std::optional<std::string> read_script_file(const std::filesystem::path& path,
+                                            std::size_t max_bytes, std::string& out);
+
 class lua_strategy {
 public:
     /// Reads `path` (regular file, <= max_script_bytes), then as load_source. The script name used
@@ -136,6 +142,17 @@ public:
     /// InPosition: nil, exit, update_stop_loss, update_take_profit (checked against the current
     /// bid for a long, ask for a short).
     result<action> manage_position(const market_snapshot& m, const position& p);
+
+    /// Hot reload, second half. A new version is loaded (load_file / load_source) against a
+    /// scratch context, off the runner's thread; this runs on the runner's thread, between two
+    /// events, before the version is swapped in. It fills this version's `ctx` with the values of
+    /// `current` (the running version's ctx); then, if the script defines on_reload(old_ctx), it
+    /// calls it under the call budget with a plain-table copy of those values: a table returned
+    /// becomes the new ctx (every field must be a value ctx can hold), nil keeps `current` as is.
+    /// Returns the context this version starts with; the caller stores it and calls
+    /// rebind_context on it. On failure ("<name>:<line>: on_reload: ..." or an invalid return),
+    /// nothing outside this VM has changed and the version must not be used.
+    result<context> adopt_context(const context& current);
 
     /// Points `ctx` writes at another context from now on (used when a reloaded version, loaded
     /// against a scratch copy so a failed load changes nothing, is swapped in). The Lua-side
