@@ -17,32 +17,14 @@
 #include <tradingd/engine/watchdog.hpp>
 #include <tradingd/feed/binance_feed.hpp>
 #include <tradingd/feed/sim_feed.hpp>
+#include <tradingd/reload/script_reloader.hpp>
+#include <tradingd/reload/script_watcher.hpp>
+
+#include "config_reload.hpp"
+#include "event_loop.hpp"
 
 namespace tradingd::cli {
 namespace {
-
-/// Waits for SIGINT/SIGTERM (blocked in every thread, see run_daemon) or the deadline.
-/// Returns the signal number, or 0 when the duration elapsed.
-int wait_for_stop(const sigset_t& signals, std::optional<std::chrono::milliseconds> duration) {
-    const auto deadline =
-        std::chrono::steady_clock::now() + duration.value_or(std::chrono::milliseconds::zero());
-    for (;;) {
-        siginfo_t info{};
-        if (!duration) {
-            const int sig = sigwaitinfo(&signals, &info);
-            if (sig > 0) return sig;
-            continue;  // EINTR
-        }
-        const auto left = deadline - std::chrono::steady_clock::now();
-        if (left <= std::chrono::nanoseconds::zero()) return 0;
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-        timespec ts{static_cast<std::time_t>(ns / 1'000'000'000),
-                    static_cast<long>(ns % 1'000'000'000)};
-        const int sig = sigtimedwait(&signals, &info, &ts);
-        if (sig > 0) return sig;
-        if (errno != EAGAIN && errno != EINTR) return 0;
-    }
-}
 
 void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners) {
     std::printf("\n%-10s %-24s %-10s %6s %14s %10s %8s %7s  %s\n", "symbol", "script", "state",
@@ -133,17 +115,33 @@ std::unique_ptr<market_feed> make_feed(const config::daemon_settings& s,
     return std::make_unique<sim_market_feed>(s, std::move(sinks));
 }
 
+/// The watcher of [daemon] strategies_dir, or null when hot reload is off or cannot start (then
+/// the daemon runs on without it and says why).
+std::unique_ptr<reload::script_watcher> make_watcher(const config::daemon_config& d) {
+    if (!d.hot_reload) return nullptr;
+    try {
+        return std::make_unique<reload::script_watcher>(
+            d.strategies_dir, std::chrono::milliseconds(d.reload_debounce_ms));
+    } catch (const std::exception& e) {
+        spdlog::error("hot reload disabled: {}", e.what());
+        return nullptr;
+    }
+}
+
 }  // namespace
 
 int run_daemon(const std::filesystem::path& config_path,
                std::optional<std::chrono::milliseconds> duration) {
-    // Block the stop signals before any thread exists so every thread inherits the mask and only
-    // the main thread receives them, synchronously, in wait_for_stop.
+    // Block the signals the event loop handles before any thread exists, so every thread
+    // inherits the mask and only the main thread receives them, through its signalfd.
     sigset_t signals;
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    const auto end =
+        duration ? std::optional(std::chrono::steady_clock::now() + *duration) : std::nullopt;
 
     config::daemon_settings settings;
     try {
@@ -175,10 +173,12 @@ int run_daemon(const std::filesystem::path& config_path,
         sinks.push_back(runners.back().get());
     }
     std::unique_ptr<market_feed> feed;
+    std::unique_ptr<event_loop> loop;
     try {
         feed = make_feed(settings, sinks);
+        loop = std::make_unique<event_loop>(signals);
     } catch (const std::exception& e) {
-        spdlog::critical("cannot set up the {} feed: {}", settings.feed.type, e.what());
+        spdlog::critical("cannot start: {}", e.what());
         return 1;
     }
     // Declared after the runners so it is destroyed first; it keeps watching during shutdown,
@@ -186,17 +186,33 @@ int run_daemon(const std::filesystem::path& config_path,
     engine::watchdog watchdog(engine::to_watchdog_limits(settings.sandbox), &exit_wedged);
     for (auto& r : runners)
         watchdog.watch(*r);
+    // Tracked before the runners start: reading the loaded versions' hashes is safe then.
+    reload::script_reloader reloader(spdlog::default_logger()->clone("reload"));
+    for (std::size_t i = 0; i < runners.size(); ++i) {
+        const auto* loaded = runners[i]->core().strategy();
+        reloader.track(*runners[i], settings.symbols[i], loaded ? loaded->hash() : "");
+    }
+    const auto watcher = make_watcher(settings.daemon);
     for (auto& r : runners)
         r->start();
     feed->start();
-    spdlog::info("tradingd {} running: {} symbols, {}, paper broker, decision log {}",
-                 config_path.string(), runners.size(), feed->describe(),
-                 settings.daemon.decision_log.string());
+    spdlog::info(
+        "tradingd {} running: {} symbols, {}, paper broker, decision log {}{}",
+        config_path.string(), runners.size(), feed->describe(),
+        settings.daemon.decision_log.string(),
+        watcher ? fmt::format(", hot reload of {}", watcher->directory().string()) : std::string());
 
-    const int sig = wait_for_stop(signals, duration);
+    running_daemon live{config_path, settings, &runners, &reloader};
+    loop->on_reload_config = [&live] { reload_config(live); };
+    loop->on_script_changes = [&reloader](const std::vector<reload::script_change>& changes) {
+        for (const auto& c : changes)
+            reloader.on_change(c);
+    };
+    const int sig = loop->run(end, watcher.get());
     spdlog::info("stopping ({})", sig == SIGTERM  ? "SIGTERM"
                                   : sig == SIGINT ? "SIGINT"
                                                   : "duration elapsed");
+    reloader.stop();
     feed->stop();
     for (auto& r : runners)
         r->stop();

@@ -127,6 +127,21 @@ daemon_config parse_daemon(table_reader t, parse_state& state) {
     if (read_path(t, "strategies_dir", state.base_dir, d.strategies_dir, presence::required)) {
         check_strategies_dir(t, d, state);
     }
+    detail::read_bool(t, "hot_reload", d.hot_reload);
+    read_integer(t, "reload_debounce_ms", {0, 10'000}, d.reload_debounce_ms);
+    const toml::node* missing_node = t.take("allow_missing_scripts");
+    if (detail::read_bool(t, "allow_missing_scripts", d.allow_missing_scripts) &&
+        d.allow_missing_scripts && !d.hot_reload) {
+        t.report(*missing_node, "allow_missing_scripts",
+                 "needs hot_reload = true (a missing script could never be picked up)");
+    }
+    const toml::node* removed_node = t.take("on_symbol_removed");
+    if (read_string(t, "on_symbol_removed", d.on_symbol_removed) && d.on_symbol_removed != "keep" &&
+        d.on_symbol_removed != "flatten") {
+        t.report(
+            *removed_node, "on_symbol_removed",
+            "unsupported value '" + d.on_symbol_removed + "' (expected \"keep\" or \"flatten\")");
+    }
     t.reject_unknown_keys();
     return d;
 }
@@ -395,6 +410,7 @@ void read_strategy(table_reader& t, const daemon_config& d, const parse_state& s
     std::error_code ec;
     const auto status = fs::status(s.strategy_path, ec);
     if (!fs::exists(status)) {
+        if (d.allow_missing_scripts) return;  // picked up when it appears (hot reload)
         t.report(node, "strategy", "script not found: " + s.strategy_path.string());
     } else if (!fs::is_regular_file(status)) {
         t.report(node, "strategy", "script is not a regular file: " + s.strategy_path.string());

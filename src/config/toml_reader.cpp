@@ -185,4 +185,16 @@ bool read_string(table_reader& t, std::string_view key, std::string& out, presen
     return true;
 }
 
+bool read_bool(table_reader& t, std::string_view key, bool& out, presence p) {
+    const toml::node* node = t.take(key, p);
+    if (node == nullptr) return false;
+    const auto* value = node->as_boolean();
+    if (value == nullptr) {
+        t.report(*node, key, "expected true or false, got " + std::string(type_name(*node)));
+        return false;
+    }
+    out = value->get();
+    return true;
+}
+
 }  // namespace tradingd::config::detail

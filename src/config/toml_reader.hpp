@@ -105,6 +105,7 @@ bool read_number(table_reader& t, std::string_view key, number_range range, doub
                  presence p = presence::optional);
 bool read_string(table_reader& t, std::string_view key, std::string& out,
                  presence p = presence::optional);
+bool read_bool(table_reader& t, std::string_view key, bool& out, presence p = presence::optional);
 
 /// read_integer into a narrower or unsigned type; `range` must fit in `Int`.
 template <typename Int>

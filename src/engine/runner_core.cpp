@@ -1,11 +1,16 @@
 #include <fmt/compile.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <exception>
+#include <initializer_list>
+#include <limits>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -53,29 +58,6 @@ const char* function_for(phase p) noexcept {
     return "";
 }
 
-// True when `text` (fmt's shortest round-trip form of a double) is also exactly what printf's
-// "%.<precision>g" prints: plain decimal notation (no exponent, not nan/inf), at most `precision`
-// significant digits and fewer than `precision + 1` digits before the point. Rounding the double
-// to `precision` digits then gives this same decimal (it lies far closer to the double than half
-// a unit in its last place), and %g drops no zeros from it.
-bool shortest_is_g(std::string_view text, int precision) noexcept {
-    if (!text.empty() && text.front() == '-') text.remove_prefix(1);
-    int before_point = 0;
-    int significant = 0;
-    bool point = false;
-    for (const char c : text) {
-        if (c == '.' && !point) {
-            point = true;
-            continue;
-        }
-        if (c < '0' || c > '9') return false;
-        if (!point) ++before_point;
-        if (significant > 0 || c != '0') ++significant;
-    }
-    const bool integer_part = !(before_point == 1 && text.front() == '0');
-    return significant <= precision && (!integer_part || before_point <= precision);
-}
-
 // "%.10g" (or more digits) of a price with at most two decimals below 1e8, which is what candle
 // closes are: written from integer cents without a float conversion. The decimal this writes
 // converts back to x exactly and has at most 10 significant digits, so it is also what x
@@ -104,24 +86,92 @@ char* cents_text(double x, char* out) noexcept {
     return out;
 }
 
-// A double as "{:.<precision>g}" would print it, with a cheap path for the common case (prices
-// with few digits): the precision-bound conversion costs several times the shortest one.
+// "%.<precision>g" of x written from its shortest round-trip digits, without the exact
+// big-number conversion a precision-bound format needs. Rounding the shortest decimal S to
+// `precision` digits gives what rounding x itself gives, except when S lies exactly on a
+// rounding midpoint (its digits after the kept ones are exactly "5"): S is within x's rounding
+// interval and the closest of the shortest candidates, so no midpoint with fewer digits can lie
+// strictly between S and x, and the precision grid is far coarser than an ulp. Returns nullptr
+// in the midpoint case, for nan, infinities and subnormals, and for precisions where the grid
+// argument does not hold.
+char* g_from_shortest(double x, int precision, char* out) noexcept {
+    if (!std::isfinite(x) || precision < 1 || precision > 15) return nullptr;
+    // Subnormals carry fewer digits than the grid argument needs.
+    if (x != 0 && std::fabs(x) < std::numeric_limits<double>::min()) return nullptr;
+    if (std::signbit(x)) *out++ = '-';
+    if (x == 0) {
+        *out++ = '0';
+        return out;
+    }
+    // fmt's shortest conversion (Dragonbox, as behind "{}"): x = significand * 10^exponent.
+    const auto shortest = fmt::detail::dragonbox::to_decimal(std::fabs(x));
+    char digits[24];
+    int n = 0;
+    for (auto s = shortest.significand; s != 0; s /= 10)
+        digits[n++] = static_cast<char>('0' + s % 10);
+    std::reverse(digits, digits + n);
+    int exponent = shortest.exponent + n - 1;  // of the first digit
+    while (n > 1 && digits[n - 1] == '0')
+        --n;  // so that a midpoint shows as a lone '5' after the kept digits
+    if (n > precision) {
+        if (digits[precision] == '5' && n == precision + 1) return nullptr;  // midpoint
+        const bool up = digits[precision] >= '5';
+        n = precision;
+        int i = n - 1;
+        while (up && i >= 0 && digits[i] == '9')
+            digits[i--] = '0';
+        if (up && i < 0) {
+            digits[0] = '1';  // 9.99..5 -> 10.0: one more digit before the point
+            ++exponent;
+        } else if (up) {
+            ++digits[i];
+        }
+    }
+    while (n > 1 && digits[n - 1] == '0')
+        --n;
+    const auto put = [&](int from, int to) {
+        for (int i = from; i < to; ++i)
+            *out++ = digits[i];
+    };
+    if (exponent < -4 || exponent >= precision) {
+        *out++ = digits[0];
+        if (n > 1) *out++ = '.';
+        put(1, n);
+        *out++ = 'e';
+        *out++ = exponent < 0 ? '-' : '+';
+        const int e = exponent < 0 ? -exponent : exponent;
+        if (e >= 100) *out++ = static_cast<char>('0' + e / 100);
+        *out++ = static_cast<char>('0' + e / 10 % 10);
+        *out++ = static_cast<char>('0' + e % 10);
+    } else if (exponent >= 0) {
+        put(0, std::min(n, exponent + 1));
+        for (int i = n; i <= exponent; ++i)
+            *out++ = '0';
+        if (n > exponent + 1) {
+            *out++ = '.';
+            put(exponent + 1, n);
+        }
+    } else {
+        *out++ = '0';
+        *out++ = '.';
+        for (int i = -1; i > exponent; --i)
+            *out++ = '0';
+        put(0, n);
+    }
+    return out;
+}
+
+// A double as "{:.<precision>g}" would print it, with cheap paths for the common cases (prices
+// with cents, then any value whose shortest form settles the rounding): the precision-bound
+// conversion costs several times either.
 class g_text {
 public:
-    /// Precondition: precision in [1, 17] (the longest text then fits the buffer). `likely_short`:
-    /// try the shortest form first (worth it for prices, which mostly have few digits; fees and
-    /// P&L almost never do).
-    g_text(double x, int precision, bool likely_short = true) {
-        if (likely_short && precision >= 10) {
-            if (char* end = cents_text(x, buf_.data())) {
-                end_ = end;
-                return;
-            }
-        }
-        if (likely_short) end_ = fmt::format_to(buf_.data(), FMT_COMPILE("{}"), x);
-        if (!likely_short || !shortest_is_g(view(), precision)) {
-            end_ = fmt::format_to(buf_.data(), FMT_COMPILE("{:.{}g}"), x, precision);
-        }
+    /// Precondition: precision in [1, 17] (the longest text then fits the buffer).
+    g_text(double x, int precision) {
+        char* end = precision >= 10 ? cents_text(x, buf_.data()) : nullptr;
+        if (end == nullptr) end = g_from_shortest(x, precision, buf_.data());
+        if (end == nullptr) end = fmt::format_to(buf_.data(), FMT_COMPILE("{:.{}g}"), x, precision);
+        end_ = end;
     }
     std::string_view view() const noexcept {
         return {buf_.data(), static_cast<std::size_t>(end_ - buf_.data())};
@@ -133,15 +183,33 @@ private:
     char* end_ = buf_.data();
 };
 
-// Formats one log line with a format string compiled at build time (FMT_COMPILE: no parsing of
-// the format per line; the text is identical to the runtime format) and hands spdlog the finished
-// text.
-template <class Format, class... Args>
-void mirror(spdlog::logger& log, spdlog::level::level_enum level, const Format& format,
-            const Args&... args) {
-    fmt::memory_buffer line;
-    fmt::format_to(fmt::appender(line), format, args...);
-    log.log(level, spdlog::string_view_t(line.data(), line.size()));
+// A C string as a view; a null one (a record field left unset) as "".
+std::string_view text(const char* s) noexcept {
+    return s != nullptr ? std::string_view(s) : std::string_view();
+}
+
+// Hands spdlog one log line made of `pieces`. Every line is a plain concatenation of texts, so it
+// is assembled with copies into a stack buffer (a string only for long lines: error messages can
+// be) instead of going through a formatter.
+void mirror(spdlog::logger& log, spdlog::level::level_enum level,
+            std::initializer_list<std::string_view> pieces) {
+    std::size_t size = 0;
+    for (const std::string_view p : pieces)
+        size += p.size();
+    std::array<char, 512> small;
+    std::string large;
+    char* out = small.data();
+    if (size > small.size()) {
+        large.resize(size);
+        out = large.data();
+    }
+    const char* const line = out;
+    for (const std::string_view p : pieces) {
+        if (p.empty()) continue;  // its data() may be null, which memcpy must not see
+        std::memcpy(out, p.data(), p.size());
+        out += p.size();
+    }
+    log.log(level, spdlog::string_view_t(line, size));
 }
 
 // Writes a record to the decision log and mirrors it, as one readable line, to the runner's
@@ -152,28 +220,31 @@ void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
     // Nothing is formatted when the logger would drop the line.
     const auto level = r.message.empty() ? info : spdlog::level::warn;
     if (!log.should_log(level) && !log.should_backtrace()) return;
-    const std::string_view event = r.event;
+    const std::string_view event = text(r.event);
+    const std::string_view state = text(r.state);
     if (!r.message.empty()) {
-        mirror(log, level, FMT_COMPILE("{} [{}]: {}"), r.event, r.state, r.message);
+        mirror(log, level, {event, " [", state, "]: ", r.message});
     } else if (r.to_state != nullptr) {
-        mirror(log, info, FMT_COMPILE("{} -> {}: {}"), r.state, r.to_state, r.reason);
+        mirror(log, info, {state, " -> ", r.to_state, ": ", r.reason});
     } else if (event == "fill") {
+        const g_text quantity(r.quantity.value_or(0), 8);
+        const g_text price(r.price, 10);
+        const g_text fee(r.fee.value_or(0), 6);
         if (r.pnl) {
-            mirror(log, info, FMT_COMPILE("fill: {} {} @ {} (fee {}, trade net P&L {}): {}"),
-                   r.side, g_text(r.quantity.value_or(0), 8).view(), g_text(r.price, 10).view(),
-                   g_text(r.fee.value_or(0), 6, false).view(), g_text(*r.pnl, 6, false).view(),
-                   r.reason);
+            mirror(log, info,
+                   {"fill: ", text(r.side), " ", quantity.view(), " @ ", price.view(), " (fee ",
+                    fee.view(), ", trade net P&L ", g_text(*r.pnl, 6).view(), "): ", r.reason});
         } else {
-            mirror(log, info, FMT_COMPILE("fill: {} {} @ {} (fee {}): {}"), r.side,
-                   g_text(r.quantity.value_or(0), 8).view(), g_text(r.price, 10).view(),
-                   g_text(r.fee.value_or(0), 6, false).view(), r.reason);
+            mirror(log, info,
+                   {"fill: ", text(r.side), " ", quantity.view(), " @ ", price.view(), " (fee ",
+                    fee.view(), "): ", r.reason});
         }
     } else if (event == "auto_exit") {
-        mirror(log, info, FMT_COMPILE("auto-exit: {} hit at {}"), r.reason,
-               g_text(r.price, 10).view());
+        mirror(log, info, {"auto-exit: ", r.reason, " hit at ", g_text(r.price, 10).view()});
     } else {
-        mirror(log, info, FMT_COMPILE("{} [{}] {} -> {}: {} (close {})"), r.event, r.state,
-               r.function, r.action, r.reason, g_text(r.price, 10).view());
+        mirror(log, info,
+               {event, " [", state, "] ", text(r.function), " -> ", text(r.action), ": ", r.reason,
+                " (close ", g_text(r.price, 10).view(), ")"});
     }
 }
 
@@ -356,7 +427,9 @@ void runner_core::on_closed_candle(const market_event& e) {
     machine_.on_bar_closed();
     ++candles_;
     check_auto_exit(e);
-    if (!suspended_ && strategy_) call_strategy(e);
+    // A retiring runner only manages the position it still has.
+    const bool may_call = !retiring_ || machine_.current() == phase::in_position;
+    if (!suspended_ && strategy_ && may_call) call_strategy(e);
 }
 
 void runner_core::check_auto_exit(const market_event& e) {
@@ -559,6 +632,40 @@ decision_record runner_core::base_record(timestamp_ms ts, const char* event, dou
     return r;
 }
 
+void runner_core::retire(bool flatten) {
+    if (retiring_) return;
+    retiring_ = true;
+    const timestamp_ms ts = last_quote_.ts;
+    log_->warn("{} was removed from the configuration: no new entries{}", cfg_.symbol,
+               machine_.current_position()
+                   ? (flatten ? "; closing the open position at the market"
+                              : "; the open position stays managed until it closes")
+                   : "");
+    decision_record r = base_record(ts, "retired", last_quote_.bid);
+    r.reason =
+        flatten ? "removed from the configuration (flatten)" : "removed from the configuration";
+    decisions_.write(r);
+    if (machine_.current() == phase::analyzing) {
+        machine_.cancel_analysis(ts, "symbol removed from the configuration");
+        decision_record t = base_record(ts, "transition", last_quote_.bid);
+        t.state = strategy::phase_name(phase::analyzing);
+        t.to_state = strategy::phase_name(phase::idle);
+        t.reason = "symbol removed from the configuration";
+        decisions_.write(t);
+    }
+    const auto& pos = machine_.current_position();
+    if (flatten && pos && last_quote_.bid > 0 && last_quote_.ask > 0) {
+        market_event e;
+        e.kind = event_kind::quote;
+        e.ts = ts;
+        e.bid = last_quote_.bid;
+        e.ask = last_quote_.ask;
+        const bool is_long = pos->direction == strategy::side::long_side;
+        exit_position(e, "symbol removed from the configuration",
+                      is_long ? last_quote_.bid : last_quote_.ask);
+    }
+}
+
 runner_summary runner_core::summary() const {
     runner_summary s;
     s.symbol = cfg_.symbol;
@@ -579,6 +686,7 @@ runner_summary runner_core::summary() const {
     s.auto_exits = auto_exits_;
     s.suspended = suspended_;
     s.suspension_reason = suspension_reason_;
+    s.retiring = retiring_;
     s.open_position = machine_.current_position();
     s.last_bid = last_quote_.bid;
     s.last_ask = last_quote_.ask;

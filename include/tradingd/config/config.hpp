@@ -24,6 +24,21 @@ struct daemon_config {
     std::filesystem::path state_dir;       ///< required
     std::filesystem::path decision_log;    ///< default: <state_dir>/decisions.jsonl
     std::filesystem::path strategies_dir;  ///< required; `strategy = "x"` means <dir>/x.lua
+    /// Watch strategies_dir (inotify) and reload a script when it is written, renamed into place
+    /// or deleted (docs/configuration.md, "Hot reload").
+    bool hot_reload = true;
+    /// Quiet time after a script's last file event before it is reloaded (0..10000 ms).
+    std::int64_t reload_debounce_ms = 100;
+    /// false (default): a symbol whose script file does not exist is a config error. true: the
+    /// symbol starts without a strategy (suspended, its positions protected) and picks the
+    /// script up when the file appears (needs hot_reload).
+    bool allow_missing_scripts = false;
+    /// What a config reload (SIGHUP) does to the open position of a symbol it removes: "keep"
+    /// (default: no new entries; the position stays managed by the strategy and the auto-exit
+    /// until it closes, then the runner stops) or "flatten" (closed at the market right away).
+    std::string on_symbol_removed = "keep";
+
+    bool operator==(const daemon_config&) const = default;
 };
 
 struct sim_feed_config {
@@ -34,6 +49,8 @@ struct sim_feed_config {
     std::int32_t ticks_per_candle = 20;       ///< quotes per candle (>= 1)
     std::int32_t warmup_candles = 0;          ///< history generated at start, not traded on
     timestamp_ms start_time = 1704067200000;  ///< first candle's open time (2024-01-01T00:00Z)
+
+    bool operator==(const sim_feed_config&) const = default;
 };
 
 /// The live Binance Spot feed ([feed.binance]): one combined-stream WebSocket per shard
@@ -65,12 +82,16 @@ struct binance_feed_config {
     std::int64_t rest_timeout_ms = 10'000;    ///< one REST request, connect to last byte
     std::int32_t rest_attempts = 5;           ///< tries per REST request (429/418/5xx/network)
     std::size_t max_message_bytes = 1 << 20;  ///< larger frames fail the read (then reconnect)
+
+    bool operator==(const binance_feed_config&) const = default;
 };
 
 struct feed_config {
     std::string type = "sim";  ///< "sim" or "binance"
     sim_feed_config sim;
     binance_feed_config binance;
+
+    bool operator==(const feed_config&) const = default;
 };
 
 /// Per-symbol parameters of the simulated feed's geometric Brownian motion.
@@ -79,6 +100,8 @@ struct sim_symbol_config {
     double drift = 0;          ///< annualised, e.g. 0.05
     double volatility = 0.5;   ///< annualised, >= 0
     double spread_bps = 2;     ///< bid/ask spread in basis points of the mid, >= 0
+
+    bool operator==(const sim_symbol_config&) const = default;
 };
 
 struct symbol_config {
@@ -91,12 +114,16 @@ struct symbol_config {
     double quantity = 0;       ///< order quantity when the script gives none (> 0)
     named_scalars params;      ///< [symbols.params] -> Lua `params`
     sim_symbol_config sim;
+
+    bool operator==(const symbol_config&) const = default;
 };
 
 struct paper_config {
     double fee_bps = 10;      ///< taker fee, basis points of notional, >= 0
     double slippage_bps = 0;  ///< adverse slippage on every fill, >= 0
     double starting_cash = 10'000;
+
+    bool operator==(const paper_config&) const = default;
 };
 
 struct sandbox_config {
@@ -110,10 +137,14 @@ struct sandbox_config {
     /// Still in that event after this long: the daemon exits (code 70) so systemd restarts it.
     /// > wedge_after_ms.
     std::int64_t wedge_exit_after_ms = 15'000;
+
+    bool operator==(const sandbox_config&) const = default;
 };
 
 struct engine_config {
     std::size_t queue_capacity = 4096;  ///< events per runner queue (power of two not required)
+
+    bool operator==(const engine_config&) const = default;
 };
 
 struct daemon_settings {
@@ -124,6 +155,8 @@ struct daemon_settings {
     sandbox_config sandbox;
     engine_config engine;
     std::vector<symbol_config> symbols;  ///< at least one
+
+    bool operator==(const daemon_settings&) const = default;
 };
 
 /// Every problem found in a config file, one per line, each naming file, key and line:

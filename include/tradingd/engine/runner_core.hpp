@@ -78,6 +78,7 @@ struct runner_summary {
     std::uint64_t auto_exits = 0;
     bool suspended = false;
     std::string suspension_reason;
+    bool retiring = false;  ///< removed from the config; no new entries
     std::optional<strategy::position> open_position;
     double last_bid = 0;
     double last_ask = 0;
@@ -129,6 +130,14 @@ public:
     /// The last failed reload's error, until a reload succeeds.
     const std::optional<std::string>& reload_error() const noexcept { return reload_error_; }
 
+    /// The symbol was removed from the config (SIGHUP). From now on there are no new entries:
+    /// an analysis in progress is cancelled; an open position stays managed by manage_position
+    /// and the auto-exit until it closes, or, with `flatten`, is closed at the market at once
+    /// (at the last known quote). Once flat the runner makes no more strategy calls. Runner
+    /// thread only.
+    void retire(bool flatten);
+    bool retiring() const noexcept { return retiring_; }
+
     runner_summary summary() const;
     const std::optional<std::string>& load_error() const noexcept { return load_error_; }
     const std::string& symbol() const noexcept { return cfg_.symbol; }
@@ -178,6 +187,7 @@ private:
     const std::atomic<bool>* wedged_ = nullptr;
     quote last_quote_{};
     bool suspended_ = false;
+    bool retiring_ = false;
     std::string suspension_reason_;
     std::int32_t consecutive_failures_ = 0;
     std::uint64_t events_ = 0;

@@ -61,7 +61,8 @@ public:
     /// Commands run in the order posted. Any thread. Returns false once stop() has begun (`c` is
     /// dropped). A command must not throw (it is caught and logged if it does).
     bool post(command c);
-    /// The core; only valid to use while the runner is not running (before start / after stop).
+    /// The core; only valid to use while the runner is not running (before start / after stop),
+    /// except for its members documented as thread-safe (runner_core::prepare).
     runner_core& core() noexcept { return *core_; }
     const std::string& symbol() const noexcept { return symbol_; }
     std::uint64_t processed() const noexcept { return processed_.load(std::memory_order_acquire); }

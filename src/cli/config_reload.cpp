@@ -1,0 +1,138 @@
+#include "config_reload.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+namespace tradingd::cli {
+
+namespace {
+
+const config::symbol_config* find_symbol(const config::daemon_settings& s,
+                                         const std::string& name) {
+    for (const auto& sym : s.symbols)
+        if (sym.symbol == name) return &sym;
+    return nullptr;
+}
+
+engine::symbol_runner* find_runner(running_daemon& d, const std::string& name) {
+    for (auto& r : *d.runners)
+        if (r->symbol() == name) return r.get();
+    return nullptr;
+}
+
+std::vector<std::string> added_symbols(const config::daemon_settings& now,
+                                       const config::daemon_settings& next) {
+    std::vector<std::string> out;
+    for (const auto& sym : next.symbols)
+        if (find_symbol(now, sym.symbol) == nullptr) out.push_back(sym.symbol);
+    return out;
+}
+
+/// Warns about the sections that only take effect at the next restart.
+void warn_restart_only(const config::daemon_settings& now, const config::daemon_settings& next) {
+    config::daemon_config daemon_now = now.daemon;
+    daemon_now.log_level = next.daemon.log_level;  // applied live
+    daemon_now.on_symbol_removed = next.daemon.on_symbol_removed;
+    const std::pair<const char*, bool> sections[] = {
+        {"[daemon] (other than log_level and on_symbol_removed)", !(daemon_now == next.daemon)},
+        {"[feed]", !(now.feed == next.feed)},
+        {"[sandbox]", !(now.sandbox == next.sandbox)},
+        {"[paper]", !(now.paper == next.paper)},
+        {"[engine]", !(now.engine == next.engine)},
+    };
+    for (const auto& [name, changed] : sections) {
+        if (changed)
+            spdlog::warn("config reload: {} changed: takes effect at the next restart", name);
+    }
+}
+
+/// Applies one symbol that is in both configurations. Returns the config now in force for it.
+config::symbol_config apply_symbol(running_daemon& d, const config::symbol_config& now,
+                                   const config::symbol_config& next) {
+    config::symbol_config applied = now;
+    applied.strategy = next.strategy;
+    applied.strategy_path = next.strategy_path;
+    applied.params = next.params;
+    applied.quantity = next.quantity;
+    config::symbol_config restart_only = next;
+    restart_only.strategy = now.strategy;
+    restart_only.strategy_path = now.strategy_path;
+    restart_only.params = now.params;
+    restart_only.quantity = now.quantity;
+    if (!(restart_only == now)) {
+        spdlog::warn(
+            "config reload: {}: interval, window or [symbols.sim] changed: takes effect at the "
+            "next restart",
+            now.symbol);
+    }
+    if (applied == now) return now;
+    engine::symbol_runner* runner = find_runner(d, now.symbol);
+    if (runner == nullptr) return now;
+    spdlog::info(
+        "config reload: {}: strategy {}, params or quantity changed: rebuilding its script",
+        now.symbol, next.strategy);
+    d.reloader->rebuild(*runner, applied, std::chrono::steady_clock::now());
+    return applied;
+}
+
+void retire_symbol(running_daemon& d, const config::symbol_config& sym, bool flatten) {
+    engine::symbol_runner* runner = find_runner(d, sym.symbol);
+    if (runner == nullptr) return;
+    d.reloader->untrack(*runner);
+    runner->post([flatten](engine::runner_core& core) { core.retire(flatten); });
+}
+
+}  // namespace
+
+bool reload_config(running_daemon& d) {
+    config::daemon_settings next;
+    try {
+        next = config::load_config(d.config_path);
+    } catch (const config::config_error& e) {
+        spdlog::error("config reload refused ({} problem(s)); the running configuration stays:",
+                      e.problems().size());
+        for (const auto& p : e.problems())
+            spdlog::error("  {}", p);
+        return false;
+    } catch (const std::exception& e) {
+        spdlog::error("config reload refused: {}; the running configuration stays", e.what());
+        return false;
+    }
+    if (const auto added = added_symbols(d.settings, next); !added.empty()) {
+        std::string list;
+        for (const auto& s : added)
+            list += (list.empty() ? "" : ", ") + s;
+        spdlog::error(
+            "config reload refused: adding symbols ({}) needs a restart (systemctl restart "
+            "tradingd); the running configuration stays",
+            list);
+        return false;
+    }
+    if (next.daemon.log_level != d.settings.daemon.log_level) {
+        spdlog::set_level(spdlog::level::from_str(next.daemon.log_level));
+        spdlog::info("config reload: log level is now {}", next.daemon.log_level);
+    }
+    warn_restart_only(d.settings, next);
+    const bool flatten = next.daemon.on_symbol_removed == "flatten";
+    std::vector<config::symbol_config> in_force;
+    for (const auto& sym : d.settings.symbols) {
+        if (const auto* updated = find_symbol(next, sym.symbol)) {
+            in_force.push_back(apply_symbol(d, sym, *updated));
+        } else {
+            retire_symbol(d, sym, flatten);
+        }
+    }
+    // The new file's values for what applies live; what needs a restart stays as it was.
+    config::daemon_settings applied = d.settings;
+    applied.daemon.log_level = next.daemon.log_level;
+    applied.daemon.on_symbol_removed = next.daemon.on_symbol_removed;
+    applied.symbols = std::move(in_force);
+    d.settings = std::move(applied);
+    spdlog::info("config reload applied: {} symbol(s) active", d.settings.symbols.size());
+    return true;
+}
+
+}  // namespace tradingd::cli

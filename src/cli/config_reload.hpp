@@ -1,0 +1,38 @@
+#pragma once
+// Applying a changed config file to the running daemon (SIGHUP, `systemctl reload tradingd`).
+//
+// The new file is validated whole first; if anything is wrong, nothing changes and every problem
+// is logged. Otherwise, per symbol:
+//   - changed `strategy`, `params` or `quantity`: a new version is built and swapped in through
+//     the hot-reload path (script_reloader::rebuild), so ctx, position and stops carry over;
+//   - removed: the runner retires ([daemon] on_symbol_removed: "keep" manages the open position
+//     until it closes, "flatten" closes it at the market);
+//   - changed `interval`, `window` or `[symbols.sim]`: kept as they are until a restart (warned).
+// `log_level` applies at once. Other sections ([feed], [sandbox], [paper], [engine], the
+// daemon's paths and hot-reload settings) take effect at the next restart (warned).
+// Adding a symbol needs a restart: a config that adds one is refused whole, with that reason.
+//
+// Main thread only (the event loop).
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include <tradingd/config/config.hpp>
+#include <tradingd/engine/symbol_runner.hpp>
+#include <tradingd/reload/script_reloader.hpp>
+
+namespace tradingd::cli {
+
+struct running_daemon {
+    std::filesystem::path config_path;
+    config::daemon_settings settings;  ///< the configuration in force
+    std::vector<std::unique_ptr<engine::symbol_runner>>* runners = nullptr;
+    reload::script_reloader* reloader = nullptr;
+};
+
+/// Re-reads `d.config_path` and applies it as described above. Returns false when the new file
+/// was refused (the old configuration stays in force).
+bool reload_config(running_daemon& d);
+
+}  // namespace tradingd::cli
