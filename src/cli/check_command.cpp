@@ -13,8 +13,8 @@ namespace tradingd::cli {
 namespace {
 
 /// Loads one script the way a runner would (same sandbox limits, params); returns its error.
-std::optional<std::string> try_load(const config::daemon_settings& s,
-                                    const config::symbol_config& sym) {
+result<std::unique_ptr<strategy::lua::lua_strategy>> load_like_a_runner(
+    const config::sandbox_config& sandbox, const config::symbol_config& sym) {
     market::market_data_window window(sym.window);
     indicators::indicator_set ind(window);
     strategy::context ctx;
@@ -24,10 +24,24 @@ std::optional<std::string> try_load(const config::daemon_settings& s,
     b.indicators = &ind;
     b.ctx = &ctx;
     b.params = sym.params;
-    auto r = strategy::lua::lua_strategy::load_file(sym.strategy_path, std::move(b),
-                                                    engine::to_limits(s.sandbox));
+    return strategy::lua::lua_strategy::load_file(sym.strategy_path, std::move(b),
+                                                  engine::to_limits(sandbox));
+}
+
+std::optional<std::string> try_load(const config::daemon_settings& s,
+                                    const config::symbol_config& sym) {
+    auto r = load_like_a_runner(s.sandbox, sym);
     if (r) return std::nullopt;
     return r.error_message();
+}
+
+bool print_config_problems(const std::filesystem::path& config_path,
+                           const config::config_error& e) {
+    std::cout << "FAILED: " << config_path.string() << ": " << e.problems().size()
+              << " problem(s):\n";
+    for (const auto& p : e.problems())
+        std::cout << "  " << p << "\n";
+    return false;
 }
 
 }  // namespace
@@ -37,10 +51,7 @@ int check_config(const std::filesystem::path& config_path) {
     try {
         settings = config::load_config(config_path);
     } catch (const config::config_error& e) {
-        std::cout << "FAILED: " << config_path.string() << ": " << e.problems().size()
-                  << " problem(s):\n";
-        for (const auto& p : e.problems())
-            std::cout << "  " << p << "\n";
+        print_config_problems(config_path, e);
         return 1;
     }
     std::size_t failures = 0;
@@ -54,6 +65,37 @@ int check_config(const std::filesystem::path& config_path) {
     if (failures > 0) return 1;
     std::cout << "OK: " << config_path.string() << ": " << settings.symbols.size()
               << " symbol(s), every strategy script loads\n";
+    return 0;
+}
+
+int check_script(const std::filesystem::path& script_path,
+                 const std::filesystem::path& config_path) {
+    config::sandbox_config sandbox;
+    config::symbol_config sym;
+    sym.symbol = "CHECK";
+    sym.strategy_path = script_path;
+    if (!config_path.empty()) {
+        try {
+            const auto settings = config::load_config(config_path);
+            sandbox = settings.sandbox;
+            std::error_code ec;
+            for (const auto& s : settings.symbols) {
+                if (std::filesystem::equivalent(s.strategy_path, script_path, ec)) {
+                    sym = s;  // the params a runner would give it
+                    break;
+                }
+            }
+        } catch (const config::config_error& e) {
+            print_config_problems(config_path, e);
+            return 1;
+        }
+    }
+    auto r = load_like_a_runner(sandbox, sym);
+    if (!r) {
+        std::cout << "FAILED: " << r.error_message() << "\n";
+        return 1;
+    }
+    std::cout << "OK: " << script_path.string() << " (version " << r.value()->hash() << ")\n";
     return 0;
 }
 

@@ -40,9 +40,21 @@ int main(int argc, char** argv) {
     run->add_option("-c,--config", config_path, "TOML config file")->required();
     run->add_option("-d,--duration", duration_text, "Stop after this long (e.g. 30s, 5m, 2h)");
 
-    auto* check = app.add_subcommand("check", "Validate a config and load every strategy script");
+    auto* check = app.add_subcommand(
+        "check", "Validate a config and load every strategy script, or check one script");
     std::string check_config_path;
-    check->add_option("-c,--config", check_config_path, "Config file to check")->required();
+    std::string check_script_path;
+    check->add_option("-c,--config", check_config_path, "Config file to check");
+    check
+        ->add_option("-s,--script", check_script_path,
+                     "Strategy script to check (compile, top level, on_init, required functions); "
+                     "with --config, under that config's sandbox limits")
+        ->check(CLI::ExistingFile);
+    check->callback([&] {
+        if (check_config_path.empty() && check_script_path.empty()) {
+            throw CLI::ValidationError("check", "needs --config FILE or --script FILE");
+        }
+    });
 
     auto* ind = app.add_subcommand(
         "indicators", "Print the engine's indicator values for a kline file (CSV or JSON rows)");
@@ -61,7 +73,10 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : 2;
     }
 
-    if (*check) return check_config(check_config_path);
+    if (*check) {
+        if (!check_script_path.empty()) return check_script(check_script_path, check_config_path);
+        return check_config(check_config_path);
+    }
     if (*ind) return print_indicators(data_path, spec);
     if (config_path.empty()) {
         std::cerr << "tradingd: --config FILE is required (see tradingd --help)\n";

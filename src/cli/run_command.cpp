@@ -27,11 +27,16 @@ namespace tradingd::cli {
 namespace {
 
 void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners) {
-    std::printf("\n%-10s %-24s %-10s %6s %14s %10s %8s %7s  %s\n", "symbol", "script", "state",
+    std::printf("\n%-10s %-37s %-10s %6s %14s %10s %8s %7s  %s\n", "symbol", "script", "state",
                 "trades", "realised_pnl", "fees", "calls", "errors", "status");
     for (auto& r : runners) {
         const engine::runner_summary s = r->core().summary();
         std::string status = s.suspended ? "SUSPENDED: " + s.suspension_reason : "ok";
+        if (s.retiring) status += "; RETIRED (removed from the configuration)";
+        if (!s.reload_error.empty()) {
+            status += fmt::format("; version {} REFUSED: {}",
+                                  s.failed_hash.empty() ? "?" : s.failed_hash, s.reload_error);
+        }
         if (r->wedged()) {
             // Flagged by the watchdog; the core may not have seen the flag (no candle since).
             status = s.suspended ? fmt::format("WEDGED; {}", status) : std::string("WEDGED");
@@ -42,15 +47,17 @@ void print_summary(std::vector<std::unique_ptr<engine::symbol_runner>>& runners)
                                   strategy::side_name(s.open_position->direction),
                                   s.open_position->quantity, s.open_position->entry_price);
         }
-        std::printf("%-10s %-24s %-10s %6zu %14.4f %10.4f %8llu %7llu  %s\n", s.symbol.c_str(),
-                    s.script.c_str(), s.state, s.trades, s.realized_pnl, s.fees,
+        const std::string script =
+            s.script_hash.empty() ? s.script : s.script + "@" + s.script_hash;
+        std::printf("%-10s %-37s %-10s %6zu %14.4f %10.4f %8llu %7llu  %s\n", s.symbol.c_str(),
+                    script.c_str(), s.state, s.trades, s.realized_pnl, s.fees,
                     static_cast<unsigned long long>(s.strategy_calls),
                     static_cast<unsigned long long>(s.strategy_errors), status.c_str());
         spdlog::info(
-            "summary {}: state={} trades={} realised_pnl={:.4f} fees={:.4f} calls={} "
-            "errors={} auto_exits={} {}",
-            s.symbol, s.state, s.trades, s.realized_pnl, s.fees, s.strategy_calls,
-            s.strategy_errors, s.auto_exits, status);
+            "summary {}: script={} state={} trades={} realised_pnl={:.4f} fees={:.4f} calls={} "
+            "errors={} auto_exits={} reloads={} refused={} {}",
+            s.symbol, script, s.state, s.trades, s.realized_pnl, s.fees, s.strategy_calls,
+            s.strategy_errors, s.auto_exits, s.reloads, s.reload_failures, status);
     }
     std::fflush(stdout);
 }

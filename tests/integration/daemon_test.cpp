@@ -147,6 +147,36 @@ TEST_CASE("daemon: check validates the config and every script") {
     CHECK(out.find("manage_position") != std::string::npos);
 }
 
+TEST_CASE("daemon: check --script validates one script, with its config's params if given") {
+    sim_tree tree(/*copy_strategies=*/true);
+    const auto run = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {TRADINGD_BINARY, "check"});
+        child_process p(args, tree.dir.path() / "out", tree.dir.path() / "err");
+        const auto code = p.wait(std::chrono::seconds(20));
+        return std::make_pair(code.value_or(-1), read_file(tree.dir.path() / "out"));
+    };
+    const fs::path script = tree.strategies / "sma_cross.lua";
+    auto [code, out] = run({"--script", script.string()});
+    INFO(out);
+    CHECK(code == 0);
+    CHECK(out.rfind("OK: " + script.string() + " (version ", 0) == 0);
+
+    // An on_init that refuses any params.fast: passes alone, fails with the config, whose
+    // BTCUSDT gives sma_cross.lua fast = 10.
+    std::ofstream(script, std::ios::app)
+        << "\nfunction on_init() assert(params.fast == nil, 'got params.fast') end\n";
+    std::tie(code, out) = run({"--script", script.string()});
+    CHECK(code == 0);
+    std::tie(code, out) = run({"--script", script.string(), "--config", tree.config.string()});
+    CHECK(code == 1);
+    CHECK(out.find("got params.fast") != std::string::npos);
+
+    std::ofstream(tree.strategies / "broken.lua") << "function detect_opportunity(\n";
+    std::tie(code, out) = run({"--script", (tree.strategies / "broken.lua").string()});
+    CHECK(code == 1);
+    CHECK(out.find("FAILED: broken.lua:") == 0);
+}
+
 TEST_CASE("daemon: an invalid config is refused with every problem named, exit 2") {
     temp_dir dir;
     const auto cfg = dir.write("bad.toml", R"([daemon]

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <tradingd/engine/runner_core.hpp>
+#include <tradingd/strategy/lua/content_hash.hpp>
 
 using namespace tradingd;
 using tradingd::testing::closed_event;
@@ -224,4 +225,121 @@ TEST_CASE("sandbox L13: only complete, regular, readable, size-capped files are 
         f.candle_at(101);
         CHECK(f.ctx_int("version") == 2);
     }
+}
+
+// ---- Hot reload in two halves: built off the runner's thread, installed between events ----
+
+TEST_CASE("hot reload: a version built earlier adopts the ctx as it is when it is installed") {
+    fixture f;
+    // v2 reads what v1 left in ctx: it must see the values of the moment of the swap, not those
+    // of the moment it was built.
+    constexpr const char* reader = R"(
+function detect_opportunity(m, ctx, ind) return nil end
+function filter_commitment(m, ctx, ind) return nil end
+function manage_position(m, ctx, ind, p)
+  ctx.seen_v1_calls = ctx.v1_calls
+  return nil
+end
+)";
+    config::symbol_config sym;
+    sym.symbol = "TESTUSDT";
+    sym.strategy = "strat";
+    sym.strategy_path = f.script;
+    sym.window = 50;
+    sym.quantity = 1;
+    engine::prepared_strategy p = f.runner->prepare(sym, reader);
+    REQUIRE(p.strategy != nullptr);
+    f.candle_at(101);
+    f.candle_at(102);  // v1 keeps running meanwhile: v1_calls grows to 3
+    REQUIRE(f.ctx_int("v1_calls") == 3);
+    const std::string old_hash = f.runner->strategy()->hash();
+    REQUIRE(f.runner->install(std::move(p)).ok());
+    f.candle_at(103);
+    CHECK(f.ctx_int("seen_v1_calls") == 3);
+    const auto reloaded = f.sink.with_event("reloaded");
+    REQUIRE(reloaded.size() == 1);
+    CHECK(reloaded[0]["previous_hash"] == old_hash);
+    CHECK(reloaded[0]["script_hash"] == strategy::lua::content_hash(reader));
+}
+
+TEST_CASE(
+    "hot reload: on_reload(old_ctx) migrates ctx; nil keeps it; its errors refuse the version") {
+    constexpr const char* migrating = R"(
+function on_reload(old)
+  return { calls = old.v1_calls, migrated = true }
+end
+function detect_opportunity(m, ctx, ind) return nil end
+function filter_commitment(m, ctx, ind) return nil end
+function manage_position(m, ctx, ind, p)
+  ctx.read_back = ctx.calls
+  return nil
+end
+)";
+    SUBCASE("a returned table becomes ctx, on both sides") {
+        fixture f;
+        f.dir.write("strat.lua", migrating);
+        REQUIRE(f.runner->reload(f.script).ok());
+        const auto& ctx = f.runner->machine().ctx();
+        CHECK(ctx.get("v1_calls") == nullptr);
+        CHECK(f.ctx_int("calls") == 1);
+        CHECK(std::get<bool>(*ctx.get("migrated")));
+        f.candle_at(101);
+        CHECK(f.ctx_int("read_back") == 1);  // the Lua side holds the migrated values too
+    }
+    SUBCASE("nil keeps ctx as it is") {
+        fixture f;
+        const auto before = f.runner->machine().ctx().entries();
+        f.dir.write("strat.lua",
+                    std::string("function on_reload(old) return nil end\n") + version2);
+        REQUIRE(f.runner->reload(f.script).ok());
+        CHECK(f.runner->machine().ctx().entries() == before);
+    }
+    SUBCASE("an error in on_reload refuses the version") {
+        fixture f;
+        const auto before = f.runner->machine().ctx().entries();
+        const std::string bad =
+            std::string("function on_reload(old) error('cannot migrate') end\n") + version2;
+        f.dir.write("strat.lua", bad);
+        const auto r = f.runner->reload(f.script);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error_message().find("strat.lua:1: on_reload:") == 0);
+        CHECK(r.error_message().find("cannot migrate") != std::string::npos);
+        const auto failed = f.sink.with_event("reload_failed");
+        REQUIRE(failed.size() == 1);
+        CHECK(failed[0]["refused_hash"] == strategy::lua::content_hash(bad));
+        CHECK(f.runner->summary().failed_hash == strategy::lua::content_hash(bad));
+        f.check_v1_still_runs(before);
+    }
+    SUBCASE("a value ctx cannot hold refuses the version, naming the field") {
+        fixture f;
+        const auto before = f.runner->machine().ctx().entries();
+        f.dir.write(
+            "strat.lua",
+            std::string("function on_reload(old) return { levels = {1, 2} } end\n") + version2);
+        const auto r = f.runner->reload(f.script);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error_message().find("field 'levels'") != std::string::npos);
+        f.check_v1_still_runs(before);
+    }
+}
+
+TEST_CASE("hot reload: records name the version that made them, the new one only after the swap") {
+    fixture f;
+    const std::string v1_hash = strategy::lua::content_hash(version1);
+    for (const auto& r : f.sink.with_event("call"))
+        CHECK(r["script_hash"] == v1_hash);
+    // v3 exits on its first call: its records must carry its own hash.
+    constexpr const char* v3 = R"(
+function detect_opportunity(m, ctx, ind) return nil end
+function filter_commitment(m, ctx, ind) return nil end
+function manage_position(m, ctx, ind, p) return { action = "exit", reason = "v3" } end
+)";
+    f.dir.write("strat.lua", v3);
+    REQUIRE(f.runner->reload(f.script).ok());
+    f.candle_at(101);
+    const auto fills = f.sink.with_event("fill");
+    REQUIRE(fills.size() == 2);  // v1's entry, v3's exit
+    CHECK(fills[0]["script_hash"] == v1_hash);
+    CHECK(fills[1]["script_hash"] == strategy::lua::content_hash(v3));
+    CHECK(f.runner->summary().reloads == 1);
 }

@@ -22,6 +22,13 @@ int run_daemon(const std::filesystem::path& config_path,
 /// every problem found.
 int check_config(const std::filesystem::path& config_path);
 
+/// `tradingd check --script FILE [--config FILE]`: loads one script the way a reload would (fresh
+/// sandboxed VM, top level, on_init, the three required functions) and prints "OK: <file>
+/// (version <hash>)" or the error. With a config, its sandbox limits apply and, if a symbol uses
+/// the script, that symbol's params; otherwise the defaults and no params.
+int check_script(const std::filesystem::path& script_path,
+                 const std::filesystem::path& config_path);
+
 /// `tradingd indicators --data FILE --spec LIST`: prints a CSV of the engine's indicator values.
 int print_indicators(const std::filesystem::path& data_path, std::string_view spec_list);
 

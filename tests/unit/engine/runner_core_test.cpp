@@ -1,9 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <decision_capture.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <test_support.hpp>
+#include <thread>
 #include <vector>
 
 #include <tradingd/engine/runner_core.hpp>
@@ -281,4 +284,77 @@ function manage_position(m, ctx, ind, p) return nil end
     CHECK(benign.core().machine().current() == strategy::phase::in_position);
     CHECK(hostile.core().summary().strategy_errors >= 3);
     CHECK(hostile.core().suspended());
+}
+
+TEST_CASE("runner: posted commands run on the runner's thread between events, even when idle") {
+    fixture f;
+    engine::symbol_runner runner(f.runner(enter_long_script), 64);
+    runner.start();
+    // Idle (no events): the command still runs promptly, on the runner's thread.
+    std::atomic<bool> ran{false};
+    std::thread::id ran_on;
+    REQUIRE(runner.post([&](engine::runner_core&) {
+        ran_on = std::this_thread::get_id();
+        ran = true;
+    }));
+    REQUIRE(testing::wait_until([&] { return ran.load(); }));
+    CHECK(ran_on != std::this_thread::get_id());
+    // Between events: commands run in posting order, ahead of events still queued (a reload does
+    // not wait for the backlog), each at a point between two events.
+    std::vector<std::uint64_t> seen;
+    for (int i = 0; i < 20; ++i) {
+        runner.push(closed_event(make_candle(i, 100)));
+        runner.post([&](engine::runner_core& core) { seen.push_back(core.summary().events); });
+    }
+    REQUIRE(testing::wait_until([&] { return runner.processed() == 20; }));
+    runner.stop();
+    CHECK_FALSE(runner.post([](engine::runner_core&) {}));  // refused once stopped
+    REQUIRE(seen.size() == 20);
+    CHECK(std::is_sorted(seen.begin(), seen.end()));
+    CHECK(seen.back() <= 20);
+}
+
+TEST_CASE("runner: a retired symbol takes no new entries and manages or flattens its position") {
+    SUBCASE("keep: the position stays until it closes; then no more calls") {
+        fixture f;
+        auto r = f.runner(enter_long_script);
+        r->on_event(closed_event(make_candle(0, 100)));
+        r->on_event(closed_event(make_candle(1, 100)));
+        REQUIRE(r->machine().current() == strategy::phase::in_position);
+        r->retire(/*flatten=*/false);
+        CHECK(f.sink.count("retired") == 1);
+        r->on_event(closed_event(make_candle(2, 100)));
+        CHECK(r->machine().current() == strategy::phase::in_position);
+        r->on_event(quote_event(make_candle(3, 100).close_time, 80, 80.02));  // stop hit
+        REQUIRE(r->machine().current() == strategy::phase::idle);
+        const auto calls = r->summary().strategy_calls;
+        for (int i = 4; i < 8; ++i)
+            r->on_event(closed_event(make_candle(i, 100)));
+        CHECK(r->summary().strategy_calls == calls);  // no detect_opportunity any more
+        CHECK(f.sink.count("fill") == 2);
+    }
+    SUBCASE("flatten: closed at the market at once") {
+        fixture f;
+        auto r = f.runner(enter_long_script);
+        r->on_event(closed_event(make_candle(0, 100)));
+        r->on_event(closed_event(make_candle(1, 100)));
+        REQUIRE(r->machine().current() == strategy::phase::in_position);
+        r->retire(/*flatten=*/true);
+        CHECK(r->machine().current() == strategy::phase::idle);
+        const auto fills = f.sink.with_event("fill");
+        REQUIRE(fills.size() == 2);
+        CHECK(fills[1]["side"] == "sell");
+        CHECK(r->summary().retiring);
+    }
+    SUBCASE("an analysis in progress is cancelled") {
+        fixture f;
+        auto r = f.runner(enter_long_script);
+        r->on_event(closed_event(make_candle(0, 100)));
+        REQUIRE(r->machine().current() == strategy::phase::analyzing);
+        r->retire(false);
+        CHECK(r->machine().current() == strategy::phase::idle);
+        r->on_event(closed_event(make_candle(1, 100)));
+        CHECK(r->machine().current() == strategy::phase::idle);
+        CHECK(f.sink.count("fill") == 0);
+    }
 }

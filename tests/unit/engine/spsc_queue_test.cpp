@@ -79,3 +79,30 @@ TEST_CASE("spsc_queue: interrupt_producer wakes a blocked push_unless, which giv
     CHECK(q.pop() == 1);
     CHECK(q.push_unless(4, [] { return true; }) == spsc_queue<int>::push_result::pushed);
 }
+
+TEST_CASE("spsc_queue: interrupt_consumer wakes an idle pop_unless, which returns interrupted") {
+    spsc_queue<int> q(4);
+    std::atomic<bool> stop_waiting{false};
+    std::atomic<int> outcome{-1};
+    std::thread consumer([&] {
+        int item = 0;
+        outcome = static_cast<int>(q.pop_unless(item, [&] { return stop_waiting.load(); }));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(outcome == -1);  // empty queue, nothing asked: still waiting
+    q.interrupt_consumer();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(outcome == -1);  // woken, re-checked, waits again
+    stop_waiting = true;
+    q.interrupt_consumer();
+    consumer.join();
+    CHECK(outcome == static_cast<int>(spsc_queue<int>::pop_status::interrupted));
+    // Items are still delivered in order after interrupts; the stop condition is only consulted
+    // while the queue is empty.
+    REQUIRE(q.push(7));
+    int item = 0;
+    CHECK(q.pop_unless(item, [] { return true; }) == spsc_queue<int>::pop_status::item);
+    CHECK(item == 7);
+    q.close();
+    CHECK(q.pop_unless(item, [] { return false; }) == spsc_queue<int>::pop_status::closed);
+}
