@@ -850,3 +850,49 @@ reconnect_max_ms = 1000
     CHECK(joined(problems).find("feed.binance.reconnect_max_ms: must be >= reconnect_initial_ms") !=
           std::string::npos);
 }
+
+TEST_CASE("config: hot reload keys: defaults, values, and what they refuse") {
+    temp_dir dir;
+    const daemon_settings defaults = parse_config(k_minimal, dir.origin());
+    CHECK(defaults.daemon.hot_reload);
+    CHECK(defaults.daemon.reload_debounce_ms == 100);
+    CHECK_FALSE(defaults.daemon.allow_missing_scripts);
+    CHECK(defaults.daemon.on_symbol_removed == "keep");
+
+    const std::string daemon_keys = R"(
+[daemon]
+state_dir = "var"
+strategies_dir = "strategies"
+reload_debounce_ms = 0
+allow_missing_scripts = true
+on_symbol_removed = "flatten"
+
+[[symbols]]
+symbol = "BTCUSDT"
+strategy = "not_written_yet"
+quantity = 0.01
+)";
+    const daemon_settings s = parse_config(daemon_keys, dir.origin());
+    CHECK(s.daemon.reload_debounce_ms == 0);
+    CHECK(s.daemon.allow_missing_scripts);  // so the missing script is not an error
+    CHECK(s.daemon.on_symbol_removed == "flatten");
+    CHECK(s.symbols[0].strategy_path == dir.path() / "strategies" / "not_written_yet.lua");
+
+    // Without allow_missing_scripts the same file is refused (C04).
+    std::string strict = daemon_keys;
+    strict.replace(strict.find("allow_missing_scripts = true"), 28,
+                   "allow_missing_scripts = false");
+    CHECK(joined(problems_of(strict, dir.origin())).find("script not found") != std::string::npos);
+
+    std::string bad = daemon_keys;
+    bad.replace(bad.find("reload_debounce_ms = 0"), 22, "hot_reload = false");
+    bad.replace(bad.find("\"flatten\""), 9, "\"sell\"");
+    const auto problems = joined(problems_of(bad, dir.origin()));
+    CHECK(problems.find("allow_missing_scripts: needs hot_reload = true") != std::string::npos);
+    CHECK(problems.find("on_symbol_removed: unsupported value 'sell'") != std::string::npos);
+
+    std::string wrong_type = k_minimal;
+    wrong_type.replace(wrong_type.find("strategies_dir"), 0, "hot_reload = \"yes\"\n");
+    CHECK(joined(problems_of(wrong_type, dir.origin()))
+              .find("daemon.hot_reload: expected true or false, got string") != std::string::npos);
+}
