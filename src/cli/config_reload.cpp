@@ -101,13 +101,14 @@ bool reload_config(running_daemon& d) {
         spdlog::error("config reload refused: {}; the running configuration stays", e.what());
         return false;
     }
-    if (const auto added = added_symbols(d.settings, next); !added.empty()) {
+    const auto added = added_symbols(d.settings, next);
+    if (!added.empty() && (!d.can_add_symbols || !d.add_symbol)) {
         std::string list;
         for (const auto& s : added)
             list += (list.empty() ? "" : ", ") + s;
         spdlog::error(
-            "config reload refused: adding symbols ({}) needs a restart (systemctl restart "
-            "tradingd); the running configuration stays",
+            "config reload refused: adding symbols ({}) to this feed needs a restart (systemctl "
+            "restart tradingd); the running configuration stays",
             list);
         return false;
     }
@@ -123,6 +124,16 @@ bool reload_config(running_daemon& d) {
             in_force.push_back(apply_symbol(d, sym, *updated));
         } else {
             retire_symbol(d, sym, flatten);
+        }
+    }
+    for (const auto& name : added) {
+        const config::symbol_config& sym = *find_symbol(next, name);
+        try {
+            d.add_symbol(sym);
+            in_force.push_back(sym);
+            spdlog::info("config reload: {} added ({} on {})", name, sym.strategy, sym.interval);
+        } catch (const std::exception& e) {
+            spdlog::error("config reload: {} could not be added: {}", name, e.what());
         }
     }
     // The new file's values for what applies live; what needs a restart stays as it was.

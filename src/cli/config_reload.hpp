@@ -10,11 +10,14 @@
 //   - changed `interval`, `window` or `[symbols.sim]`: kept as they are until a restart (warned).
 // `log_level` applies at once. Other sections ([feed], [sandbox], [paper], [engine], the
 // daemon's paths and hot-reload settings) take effect at the next restart (warned).
-// Adding a symbol needs a restart: a config that adds one is refused whole, with that reason.
+//   - added: a runner starts for it (its script loaded, warm-up history from the simulated feed);
+//     the Binance feed cannot add streams to running connections, so there a config that adds a
+//     symbol is refused whole, with that reason.
 //
 // Main thread only (the event loop).
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -29,6 +32,9 @@ struct running_daemon {
     config::daemon_settings settings;  ///< the configuration in force
     std::vector<std::unique_ptr<engine::symbol_runner>>* runners = nullptr;
     reload::script_reloader* reloader = nullptr;
+    bool can_add_symbols = false;  ///< the feed can start a symbol while running
+    /// Starts a runner for a symbol the new config adds (feed, reloader, watchdog, thread).
+    std::function<void(const config::symbol_config&)> add_symbol;
 };
 
 /// Re-reads `d.config_path` and applies it as described above. Returns false when the new file

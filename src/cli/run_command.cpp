@@ -83,6 +83,10 @@ public:
     virtual void start() = 0;
     virtual void stop() = 0;
     virtual std::string describe() const = 0;
+    /// Whether add_symbol works while running (config reload adding a symbol).
+    virtual bool can_add_symbols() const = 0;
+    /// Starts delivering `symbol`'s events to `sink`. Throws std::exception on failure.
+    virtual void add_symbol(const config::symbol_config& symbol, event_sink* sink) = 0;
 };
 
 class sim_market_feed final : public market_feed {
@@ -94,6 +98,10 @@ public:
     std::string describe() const override {
         return fmt::format("simulated feed (seed {}, speed {})", sim_.seed,
                            sim_.speed > 0 ? fmt::format("{:g}x", sim_.speed) : "max");
+    }
+    bool can_add_symbols() const override { return true; }
+    void add_symbol(const config::symbol_config& symbol, event_sink* sink) override {
+        feed_.add_symbol(symbol, sink);
     }
 
 private:
@@ -110,6 +118,12 @@ public:
     void start() override { feed_.start(); }
     void stop() override { feed_.stop(); }
     std::string describe() const override { return "Binance feed " + ws_url_; }
+    // Its connections subscribe to their streams when they open; a new symbol needs a restart.
+    bool can_add_symbols() const override { return false; }
+    void add_symbol(const config::symbol_config& symbol, event_sink*) override {
+        throw std::runtime_error("adding " + symbol.symbol +
+                                 " to the running Binance feed needs a restart");
+    }
 
 private:
     feed::binance_feed feed_;
@@ -209,7 +223,26 @@ int run_daemon(const std::filesystem::path& config_path,
         settings.daemon.decision_log.string(),
         watcher ? fmt::format(", hot reload of {}", watcher->directory().string()) : std::string());
 
-    running_daemon live{config_path, settings, &runners, &reloader};
+    running_daemon live;
+    live.config_path = config_path;
+    live.settings = settings;
+    live.runners = &runners;
+    live.reloader = &reloader;
+    live.can_add_symbols = feed->can_add_symbols();
+    live.add_symbol = [&](const config::symbol_config& sym) {
+        auto core =
+            std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper, *decisions,
+                                                  spdlog::default_logger()->clone(sym.symbol));
+        auto runner = std::make_unique<engine::symbol_runner>(std::move(core),
+                                                              settings.engine.queue_capacity);
+        // The feed first: if it refuses, nothing else knows about the runner yet.
+        feed->add_symbol(sym, runner.get());
+        const auto* loaded = runner->core().strategy();
+        reloader.track(*runner, sym, loaded ? loaded->hash() : "");
+        watchdog.watch(*runner);
+        runner->start();
+        runners.push_back(std::move(runner));
+    };
     loop->on_reload_config = [&live] { reload_config(live); };
     loop->on_script_changes = [&reloader](const std::vector<reload::script_change>& changes) {
         for (const auto& c : changes)

@@ -216,6 +216,39 @@ sim_feed::sim_feed(const config::sim_feed_config& feed,
         gens_.emplace_back(feed_, symbols[i], static_cast<std::uint32_t>(i));
         names_.push_back(symbols[i].symbol);
     }
+    symbol_count_ = static_cast<std::uint32_t>(symbols.size());
+}
+
+void sim_feed::add_symbol(const config::symbol_config& symbol, event_sink* sink) {
+    if (sink == nullptr) throw std::invalid_argument("sim feed: null sink");
+    if (symbol.interval_ms <= 0) throw std::invalid_argument("sim feed: interval_ms must be > 0");
+    const timestamp_ms warmup_span = feed_.warmup_candles * symbol.interval_ms;
+    timestamp_ms now = live_time_.load(std::memory_order_acquire);
+    if (now == 0) now = feed_.start_time + warmup_span;  // nothing live yet: start with the others
+    // Live candles start at the next boundary of the symbol's interval; history ends there.
+    const timestamp_ms boundary =
+        (now + symbol.interval_ms - 1) / symbol.interval_ms * symbol.interval_ms;
+    config::sim_feed_config shifted = feed_;
+    shifted.start_time = std::max<timestamp_ms>(0, boundary - warmup_span);
+    std::lock_guard lock(add_mutex_);
+    added_.push_back(
+        added_symbol{sim_generator(shifted, symbol, symbol_count_), sink, symbol.symbol});
+    ++symbol_count_;
+    added_pending_.store(true, std::memory_order_release);
+}
+
+void sim_feed::adopt_added(std::vector<bool>& open, std::size_t& open_count) {
+    std::lock_guard lock(add_mutex_);
+    for (auto& a : added_) {
+        gens_.push_back(std::move(a.gen));
+        sinks_.push_back(a.sink);
+        names_.push_back(std::move(a.name));
+        open.push_back(true);
+        ++open_count;
+        spdlog::info("sim feed: now also generating {}", names_.back());
+    }
+    added_.clear();
+    added_pending_.store(false, std::memory_order_release);
 }
 
 sim_feed::~sim_feed() {
@@ -237,7 +270,9 @@ void sim_feed::run() {
     std::vector<bool> open(sinks_.size(), true);
     std::size_t open_count = sinks_.size();
     pacer pace(feed_.speed);
-    while (open_count > 0 && !stop_.load(std::memory_order_relaxed)) {
+    while (!stop_.load(std::memory_order_relaxed)) {
+        if (added_pending_.load(std::memory_order_acquire)) adopt_added(open, open_count);
+        if (open_count == 0) break;
         // Earliest event first; ties go to the lowest index, so the order is deterministic.
         std::size_t pick = 0;
         timestamp_ms best = std::numeric_limits<timestamp_ms>::max();
@@ -256,6 +291,7 @@ void sim_feed::run() {
             continue;
         }
         sent_.fetch_add(1, std::memory_order_relaxed);
+        if (!e.warmup) live_time_.store(e.ts, std::memory_order_release);
     }
 }
 

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -83,16 +84,34 @@ public:
     /// Asks the thread to stop and joins it. Idempotent. A sink blocked in push() must be
     /// closed (or drained) by its owner for the join to complete.
     void stop();
+    /// Adds a symbol while the feed runs (a config reload): it gets `warmup_candles` of history
+    /// ending at the feed's current time (delivered at once, flagged warm-up), then live events
+    /// from the next candle boundary on, interleaved with the others. `sink` must outlive the
+    /// feed. Thread-safe. Throws std::invalid_argument for unusable parameters (as the
+    /// constructor).
+    void add_symbol(const config::symbol_config& symbol, event_sink* sink);
     /// Events delivered so far (all symbols).
     std::uint64_t events_sent() const noexcept { return sent_.load(std::memory_order_relaxed); }
 
 private:
     void run();
+    /// Moves symbols added since the last call into the running set (feed thread).
+    void adopt_added(std::vector<bool>& open, std::size_t& open_count);
     config::sim_feed_config feed_;
     std::vector<std::string> names_;  // symbol names, for logs
     std::vector<sim_generator> gens_;
     std::vector<event_sink*> sinks_;
     std::atomic<bool> stop_{false};
+    std::atomic<timestamp_ms> live_time_{0};  ///< time of the last live event sent (0: none yet)
+    std::mutex add_mutex_;
+    struct added_symbol {
+        sim_generator gen;
+        event_sink* sink;
+        std::string name;
+    };
+    std::vector<added_symbol> added_;  // guarded by add_mutex_
+    std::uint32_t symbol_count_ = 0;   // guarded by add_mutex_ (seeds each symbol's path)
+    std::atomic<bool> added_pending_{false};
     std::atomic<std::uint64_t> sent_{0};
     bool started_ = false;
     std::thread thread_;

@@ -208,3 +208,54 @@ TEST_CASE("sim_feed: setup errors are reported at construction and start") {
     CHECK_THROWS_AS(feed.start(), std::logic_error);
     feed.stop();
 }
+
+TEST_CASE("sim_feed: a symbol added while running gets history, then live events from now on") {
+    std::vector<delivery> log_a;
+    std::vector<delivery> log_b;
+    logging_sink a(0, log_a, 1'000'000);
+    logging_sink b(1, log_b, 1'000'000);
+    // Mutex-free logs: the feed thread is the only writer; read after stop().
+    sim_feed feed(feed_cfg(5, 4, 0, 0), {symbol_cfg("AAA")}, {&a});
+    feed.start();
+    REQUIRE(wait_for([&] { return feed.events_sent() >= 400; }));
+    feed.add_symbol(symbol_cfg("BBB"), &b);
+    const std::uint64_t sent_at_add = feed.events_sent();
+    REQUIRE(wait_for([&] { return feed.events_sent() >= sent_at_add + 2000; }));
+    feed.stop();
+
+    REQUIRE(log_b.size() > 3);
+    // No warm-up configured: BBB's first event is live, at a candle boundary no earlier than
+    // the AAA events delivered before it was adopted, and its times never go backwards.
+    CHECK_FALSE(log_b.front().event.warmup);
+    CHECK(log_b.front().event.bar.open_time % 60'000 == 0);
+    for (std::size_t i = 1; i < log_b.size(); ++i)
+        CHECK(log_b[i].event.ts >= log_b[i - 1].event.ts);
+    timestamp_ms a_before = 0;
+    for (const delivery& d : log_a)
+        if (d.event.ts <= log_b.front().event.ts) a_before = d.event.ts;
+    CHECK(log_b.front().event.bar.open_time >= a_before - 60'000);
+    CHECK(log_b.front().event.bar.open_time > log_a.front().event.ts);  // not from the start
+    // AAA kept going: its sequence was not disturbed by the addition.
+    for (std::size_t i = 1; i < log_a.size(); ++i)
+        CHECK(log_a[i].event.ts >= log_a[i - 1].event.ts);
+}
+
+TEST_CASE("sim_feed: an added symbol with warm-up gets its history first, ending at now") {
+    std::vector<delivery> log_a;
+    std::vector<delivery> log_b;
+    logging_sink a(0, log_a, 1'000'000);
+    logging_sink b(1, log_b, 1'000'000);
+    sim_feed feed(feed_cfg(5, 4, 3, 0), {symbol_cfg("AAA")}, {&a});
+    feed.start();
+    REQUIRE(wait_for([&] { return feed.events_sent() >= 400; }));
+    feed.add_symbol(symbol_cfg("BBB"), &b);
+    const std::uint64_t sent_at_add = feed.events_sent();
+    REQUIRE(wait_for([&] { return feed.events_sent() >= sent_at_add + 500; }));
+    feed.stop();
+    REQUIRE(log_b.size() > 4);
+    for (int i = 0; i < 3; ++i)
+        CHECK(log_b[static_cast<std::size_t>(i)].event.warmup);
+    CHECK_FALSE(log_b[3].event.warmup);
+    // History ends where live begins: contiguous candles.
+    CHECK(log_b[2].event.bar.open_time + 60'000 == log_b[3].event.bar.open_time);
+}
