@@ -240,7 +240,7 @@ void sim_feed::add_symbol(const config::symbol_config& symbol, event_sink* sink)
 void sim_feed::adopt_added(std::vector<bool>& open, std::size_t& open_count) {
     std::lock_guard lock(add_mutex_);
     for (auto& a : added_) {
-        gens_.push_back(std::move(a.gen));
+        gens_.push_back(a.gen);
         sinks_.push_back(a.sink);
         names_.push_back(std::move(a.name));
         open.push_back(true);

@@ -599,8 +599,10 @@ result<context> context_from_table(lua_State* L, int idx, const std::string& nam
         if (lua_type(L, -2) != LUA_TSTRING) {
             const std::string key_type = luaL_typename(L, -2);
             lua_pop(L, 2);
-            return error{name + ": on_reload: the returned ctx has a " + key_type +
-                         " key (ctx keys are strings)"};
+            return error{
+                fmt::format("{}: on_reload: the returned ctx has a {} key (ctx keys are "
+                            "strings)",
+                            name, key_type)};
         }
         std::size_t klen = 0;
         const char* key = lua_tolstring(L, -2, &klen);
@@ -609,13 +611,13 @@ result<context> context_from_table(lua_State* L, int idx, const std::string& nam
             detail::to_view(L, -1, view) &&
             (view.type != detail::scalar_view::kind::number || std::isfinite(view.d));
         if (!storable) {
-            const std::string what = lua_type(L, -1) == LUA_TNUMBER
-                                         ? "a non-finite number"
-                                         : std::string("a ") + luaL_typename(L, -1);
-            const std::string field(key, klen);
+            std::string message = fmt::format(
+                "{}: on_reload: field '{}': cannot keep {}{} in ctx (expected a boolean, a string "
+                "or a finite number)",
+                name, std::string_view(key, klen), lua_type(L, -1) == LUA_TNUMBER ? "" : "a ",
+                lua_type(L, -1) == LUA_TNUMBER ? "a non-finite number" : luaL_typename(L, -1));
             lua_pop(L, 2);
-            return error{name + ": on_reload: field '" + field + "': cannot keep " + what +
-                         " in ctx (expected a boolean, a string or a finite number)"};
+            return error{std::move(message)};
         }
         switch (view.type) {
             case detail::scalar_view::kind::boolean:
