@@ -76,6 +76,16 @@ constexpr int k_exit_wedged = 70;
     std::_Exit(k_exit_wedged);
 }
 
+/// A logger named `name` writing where the default logger does. Registered with spdlog, so that
+/// spdlog::set_level (a config reload's new log_level) reaches it as well; unregistered clones
+/// would keep the level they were made with.
+std::shared_ptr<spdlog::logger> named_logger(const std::string& name) {
+    if (auto existing = spdlog::get(name)) return existing;
+    auto logger = spdlog::default_logger()->clone(name);
+    spdlog::register_logger(logger);
+    return logger;
+}
+
 /// The feed selected by [feed] type, behind one interface for the daemon's lifecycle.
 class market_feed {
 public:
@@ -112,8 +122,7 @@ private:
 class binance_market_feed final : public market_feed {
 public:
     binance_market_feed(const config::daemon_settings& s, std::vector<event_sink*> sinks)
-        : feed_(s.feed.binance, s.symbols, std::move(sinks),
-                spdlog::default_logger()->clone("binance")),
+        : feed_(s.feed.binance, s.symbols, std::move(sinks), named_logger("binance")),
           ws_url_(s.feed.binance.ws_url) {}
     void start() override { feed_.start(); }
     void stop() override { feed_.stop(); }
@@ -186,7 +195,7 @@ int run_daemon(const std::filesystem::path& config_path,
     std::vector<std::unique_ptr<engine::symbol_runner>> runners;
     std::vector<event_sink*> sinks;
     for (const auto& sym : settings.symbols) {
-        auto logger = spdlog::default_logger()->clone(sym.symbol);
+        auto logger = named_logger(sym.symbol);
         auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
                                                           *decisions, std::move(logger));
         runners.push_back(std::make_unique<engine::symbol_runner>(std::move(core),
@@ -208,7 +217,7 @@ int run_daemon(const std::filesystem::path& config_path,
     for (auto& r : runners)
         watchdog.watch(*r);
     // Tracked before the runners start: reading the loaded versions' hashes is safe then.
-    reload::script_reloader reloader(spdlog::default_logger()->clone("reload"));
+    reload::script_reloader reloader(named_logger("reload"));
     for (std::size_t i = 0; i < runners.size(); ++i) {
         const auto* loaded = runners[i]->core().strategy();
         reloader.track(*runners[i], settings.symbols[i], loaded ? loaded->hash() : "");
@@ -230,9 +239,8 @@ int run_daemon(const std::filesystem::path& config_path,
     live.reloader = &reloader;
     live.can_add_symbols = feed->can_add_symbols();
     live.add_symbol = [&](const config::symbol_config& sym) {
-        auto core =
-            std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper, *decisions,
-                                                  spdlog::default_logger()->clone(sym.symbol));
+        auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
+                                                          *decisions, named_logger(sym.symbol));
         auto runner = std::make_unique<engine::symbol_runner>(std::move(core),
                                                               settings.engine.queue_capacity);
         // The feed first: if it refuses, nothing else knows about the runner yet.

@@ -100,13 +100,15 @@ private:
     std::vector<market_event> events_;
 };
 
-/// Polls `cond` until true or the timeout; returns its last value.
+/// Polls `cond` every `poll` until true or the timeout; returns its last value. (Conditions that
+/// read and parse files can pass a longer `poll` to leave the CPU to the process under test.)
 template <class F>
-bool wait_until(F&& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+bool wait_until(F&& cond, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                std::chrono::milliseconds poll = std::chrono::milliseconds(2)) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
         if (cond()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::this_thread::sleep_for(poll);
     }
     return cond();
 }
