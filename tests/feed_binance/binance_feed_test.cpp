@@ -193,11 +193,16 @@ TEST_CASE(
     rig.start();
     rig.expect_exactly_once(0, 3);
     const auto quotes_before = rig.sinks[0]->count(event_kind::quote);
+    const auto messages_before = rig.conn().messages;
     rig.sinks[0]->blocked = true;     // the strategy is stuck in a long call
     for (int i = 0; i < 10'000; ++i)  // a burst while it is stuck
         rig.mock.send_text(book_ticker("BTCUSDT", (1ULL << 62) + 10 + static_cast<unsigned>(i),
                                        "100.00000000", "100.10000000"));
-    std::this_thread::sleep_for(2s);  // ~30 candles close meanwhile
+    // Stay stuck until the whole burst has reached the feed (slow under sanitizers on a loaded
+    // machine), and for at least 2 s (~30 candles close meanwhile).
+    const auto stuck_since = std::chrono::steady_clock::now();
+    REQUIRE(wait_until([&] { return rig.conn().messages - messages_before >= 10'000; }, 60s));
+    std::this_thread::sleep_until(stuck_since + 2s);
     rig.sinks[0]->blocked = false;
     rig.expect_exactly_once(0, 30);
     CHECK(rig.conn().reconnects == 0);
