@@ -86,6 +86,12 @@ std::shared_ptr<spdlog::logger> named_logger(const std::string& name) {
     return logger;
 }
 
+/// The content hash of the version a runner loaded ("" if none). Only before the runner starts.
+std::string loaded_hash(engine::symbol_runner& runner) {
+    const auto* loaded = runner.core().strategy();
+    return loaded ? loaded->hash() : std::string();
+}
+
 /// The feed selected by [feed] type, behind one interface for the daemon's lifecycle.
 class market_feed {
 public:
@@ -193,13 +199,16 @@ int run_daemon(const std::filesystem::path& config_path,
     }
 
     std::vector<std::unique_ptr<engine::symbol_runner>> runners;
+    // One runner (core + thread + queue) per symbol: at start and for symbols a config reload adds.
+    const auto make_runner = [&](const config::symbol_config& sym) {
+        auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
+                                                          *decisions, named_logger(sym.symbol));
+        return std::make_unique<engine::symbol_runner>(std::move(core),
+                                                       settings.engine.queue_capacity);
+    };
     std::vector<event_sink*> sinks;
     for (const auto& sym : settings.symbols) {
-        auto logger = named_logger(sym.symbol);
-        auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
-                                                          *decisions, std::move(logger));
-        runners.push_back(std::make_unique<engine::symbol_runner>(std::move(core),
-                                                                  settings.engine.queue_capacity));
+        runners.push_back(make_runner(sym));
         sinks.push_back(runners.back().get());
     }
     std::unique_ptr<market_feed> feed;
@@ -218,10 +227,8 @@ int run_daemon(const std::filesystem::path& config_path,
         watchdog.watch(*r);
     // Tracked before the runners start: reading the loaded versions' hashes is safe then.
     reload::script_reloader reloader(named_logger("reload"));
-    for (std::size_t i = 0; i < runners.size(); ++i) {
-        const auto* loaded = runners[i]->core().strategy();
-        reloader.track(*runners[i], settings.symbols[i], loaded ? loaded->hash() : "");
-    }
+    for (std::size_t i = 0; i < runners.size(); ++i)
+        reloader.track(*runners[i], settings.symbols[i], loaded_hash(*runners[i]));
     const auto watcher = make_watcher(settings.daemon);
     for (auto& r : runners)
         r->start();
@@ -239,14 +246,10 @@ int run_daemon(const std::filesystem::path& config_path,
     live.reloader = &reloader;
     live.can_add_symbols = feed->can_add_symbols();
     live.add_symbol = [&](const config::symbol_config& sym) {
-        auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
-                                                          *decisions, named_logger(sym.symbol));
-        auto runner = std::make_unique<engine::symbol_runner>(std::move(core),
-                                                              settings.engine.queue_capacity);
+        auto runner = make_runner(sym);
         // The feed first: if it refuses, nothing else knows about the runner yet.
         feed->add_symbol(sym, runner.get());
-        const auto* loaded = runner->core().strategy();
-        reloader.track(*runner, sym, loaded ? loaded->hash() : "");
+        reloader.track(*runner, sym, loaded_hash(*runner));
         watchdog.watch(*runner);
         runner->start();
         runners.push_back(std::move(runner));

@@ -19,6 +19,20 @@ void copy_error(char* err, std::size_t err_size, const char* text) noexcept {
 
 }  // namespace
 
+scalar to_scalar(const scalar_view& v) {
+    switch (v.type) {
+        case scalar_view::kind::boolean:
+            return scalar{v.b};
+        case scalar_view::kind::integer:
+            return scalar{v.i};
+        case scalar_view::kind::number:
+            return scalar{v.d};
+        case scalar_view::kind::string:
+            break;
+    }
+    return scalar{std::string(v.s, v.len)};
+}
+
 bool mirror_ctx(lua_strategy::impl& v, const char* key, std::size_t key_len,
                 const scalar_view* value, char* err, std::size_t err_size) noexcept {
     try {
@@ -27,20 +41,7 @@ bool mirror_ctx(lua_strategy::impl& v, const char* key, std::size_t key_len,
             v.binding.ctx->erase(k);
             return true;
         }
-        switch (value->type) {
-            case scalar_view::kind::boolean:
-                v.binding.ctx->set(k, scalar{value->b});
-                break;
-            case scalar_view::kind::integer:
-                v.binding.ctx->set(k, scalar{value->i});
-                break;
-            case scalar_view::kind::number:
-                v.binding.ctx->set(k, scalar{value->d});
-                break;
-            case scalar_view::kind::string:
-                v.binding.ctx->set(k, scalar{std::string(value->s, value->len)});
-                break;
-        }
+        v.binding.ctx->set(k, to_scalar(*value));
         return true;
     } catch (const std::exception& e) {
         std::snprintf(err, err_size, "ctx: cannot store '%.*s': %s", static_cast<int>(key_len), key,

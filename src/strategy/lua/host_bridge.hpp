@@ -25,6 +25,9 @@ struct scalar_view {
     std::size_t len = 0;
 };
 
+/// The ctx value a view describes (copies a string's bytes). Throws std::bad_alloc.
+scalar to_scalar(const scalar_view& v);
+
 /// Stores (value != nullptr) or erases (value == nullptr) a key of the C++ context bound to `v`.
 bool mirror_ctx(lua_strategy::impl& v, const char* key, std::size_t key_len,
                 const scalar_view* value, char* err, std::size_t err_size) noexcept;

@@ -619,20 +619,7 @@ result<context> context_from_table(lua_State* L, int idx, const std::string& nam
             lua_pop(L, 2);
             return error{std::move(message)};
         }
-        switch (view.type) {
-            case detail::scalar_view::kind::boolean:
-                out.set({key, klen}, scalar{view.b});
-                break;
-            case detail::scalar_view::kind::integer:
-                out.set({key, klen}, scalar{view.i});
-                break;
-            case detail::scalar_view::kind::number:
-                out.set({key, klen}, scalar{view.d});
-                break;
-            case detail::scalar_view::kind::string:
-                out.set({key, klen}, scalar{std::string(view.s, view.len)});
-                break;
-        }
+        out.set({key, klen}, detail::to_scalar(view));
         lua_pop(L, 1);
     }
     return out;
