@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace tradingd::cli {
@@ -49,6 +50,17 @@ void warn_restart_only(const config::daemon_settings& now, const config::daemon_
     }
 }
 
+/// Whether `next` differs from `now` in what a running runner cannot take (interval, window,
+/// [symbols.sim]): everything but the script, its params and the quantity.
+bool restart_only_changed(const config::symbol_config& now, const config::symbol_config& next) {
+    config::symbol_config restart_only = next;
+    restart_only.strategy = now.strategy;
+    restart_only.strategy_path = now.strategy_path;
+    restart_only.params = now.params;
+    restart_only.quantity = now.quantity;
+    return !(restart_only == now);
+}
+
 /// Applies one symbol that is in both configurations. Returns the config now in force for it.
 config::symbol_config apply_symbol(running_daemon& d, const config::symbol_config& now,
                                    const config::symbol_config& next) {
@@ -57,12 +69,7 @@ config::symbol_config apply_symbol(running_daemon& d, const config::symbol_confi
     applied.strategy_path = next.strategy_path;
     applied.params = next.params;
     applied.quantity = next.quantity;
-    config::symbol_config restart_only = next;
-    restart_only.strategy = now.strategy;
-    restart_only.strategy_path = now.strategy_path;
-    restart_only.params = now.params;
-    restart_only.quantity = now.quantity;
-    if (!(restart_only == now)) {
+    if (restart_only_changed(now, next)) {
         spdlog::warn(
             "config reload: {}: interval, window or [symbols.sim] changed: takes effect at the "
             "next restart",
@@ -83,6 +90,35 @@ void retire_symbol(running_daemon& d, const config::symbol_config& sym, bool fla
     if (runner == nullptr) return;
     d.reloader->untrack(*runner);
     runner->post([flatten](engine::runner_core& core) { core.retire(flatten); });
+    d.retired.push_back(sym);
+}
+
+/// A symbol the new config adds that an earlier reload removed: its retired runner (still fed,
+/// perhaps still holding a position) takes entries again, under the new script/params/quantity.
+/// Returns the config now in force, or nullopt when it cannot come back before a restart.
+std::optional<config::symbol_config> reinstate_symbol(running_daemon& d,
+                                                      const config::symbol_config& old,
+                                                      const config::symbol_config& next) {
+    engine::symbol_runner* runner = find_runner(d, next.symbol);
+    if (runner == nullptr) return std::nullopt;
+    if (restart_only_changed(old, next)) {
+        spdlog::error(
+            "config reload: {} cannot come back with another interval, window or [symbols.sim] "
+            "before a restart (its removed runner still runs); it stays removed",
+            next.symbol);
+        return std::nullopt;
+    }
+    runner->post([](engine::runner_core& core) { core.reinstate(); });
+    d.reloader->track(*runner, old, "");
+    std::erase_if(d.retired, [&](const auto& r) { return r.symbol == next.symbol; });
+    spdlog::info("config reload: {} is back: its runner takes entries again", next.symbol);
+    return apply_symbol(d, old, next);
+}
+
+const config::symbol_config* find_retired(const running_daemon& d, const std::string& name) {
+    for (const auto& sym : d.retired)
+        if (sym.symbol == name) return &sym;
+    return nullptr;
 }
 
 }  // namespace
@@ -102,14 +138,14 @@ bool reload_config(running_daemon& d) {
         return false;
     }
     const auto added = added_symbols(d.settings, next);
-    if (!added.empty() && (!d.can_add_symbols || !d.add_symbol)) {
-        std::string list;
-        for (const auto& s : added)
-            list += (list.empty() ? "" : ", ") + s;
+    std::string new_symbols;  // added and not a retired runner coming back: the feed must add it
+    for (const auto& s : added)
+        if (find_retired(d, s) == nullptr) new_symbols += (new_symbols.empty() ? "" : ", ") + s;
+    if (!new_symbols.empty() && (!d.can_add_symbols || !d.add_symbol)) {
         spdlog::error(
             "config reload refused: adding symbols ({}) to this feed needs a restart (systemctl "
             "restart tradingd); the running configuration stays",
-            list);
+            new_symbols);
         return false;
     }
     if (next.daemon.log_level != d.settings.daemon.log_level) {
@@ -128,6 +164,12 @@ bool reload_config(running_daemon& d) {
     }
     for (const auto& name : added) {
         const config::symbol_config& sym = *find_symbol(next, name);
+        if (const auto* old = find_retired(d, name)) {
+            const config::symbol_config was = *old;  // reinstate_symbol erases it from retired
+            if (auto applied = reinstate_symbol(d, was, sym))
+                in_force.push_back(std::move(*applied));
+            continue;
+        }
         try {
             d.add_symbol(sym);
             in_force.push_back(sym);

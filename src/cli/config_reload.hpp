@@ -6,13 +6,14 @@
 //   - changed `strategy`, `params` or `quantity`: a new version is built and swapped in through
 //     the hot-reload path (script_reloader::rebuild), so ctx, position and stops carry over;
 //   - removed: the runner retires ([daemon] on_symbol_removed: "keep" manages the open position
-//     until it closes, "flatten" closes it at the market);
+//     until it closes, "flatten" closes it at the market); it stays fed meanwhile;
+//   - added: a runner starts for it (its script loaded, warm-up history, then live: the
+//     simulated feed generates it, the Binance feed opens a connection for its streams);
+//   - added back after a removal: the retired runner is reinstated (entries allowed again, a
+//     position it kept stays managed), with the new script/params/quantity;
 //   - changed `interval`, `window` or `[symbols.sim]`: kept as they are until a restart (warned).
 // `log_level` applies at once. Other sections ([feed], [sandbox], [paper], [engine], the
 // daemon's paths and hot-reload settings) take effect at the next restart (warned).
-//   - added: a runner starts for it (its script loaded, warm-up history from the simulated feed);
-//     the Binance feed cannot add streams to running connections, so there a config that adds a
-//     symbol is refused whole, with that reason.
 //
 // Main thread only (the event loop).
 
@@ -35,6 +36,9 @@ struct running_daemon {
     bool can_add_symbols = false;  ///< the feed can start a symbol while running
     /// Starts a runner for a symbol the new config adds (feed, reloader, watchdog, thread).
     std::function<void(const config::symbol_config&)> add_symbol;
+    /// Symbols removed by an earlier reload whose runners still run (retired): a config that
+    /// adds one back reinstates its runner instead of starting a second one.
+    std::vector<config::symbol_config> retired;
 };
 
 /// Re-reads `d.config_path` and applies it as described above. Returns false when the new file

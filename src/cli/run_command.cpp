@@ -133,11 +133,9 @@ public:
     void start() override { feed_.start(); }
     void stop() override { feed_.stop(); }
     std::string describe() const override { return "Binance feed " + ws_url_; }
-    // Its connections subscribe to their streams when they open; a new symbol needs a restart.
-    bool can_add_symbols() const override { return false; }
-    void add_symbol(const config::symbol_config& symbol, event_sink*) override {
-        throw std::runtime_error("adding " + symbol.symbol +
-                                 " to the running Binance feed needs a restart");
+    bool can_add_symbols() const override { return true; }
+    void add_symbol(const config::symbol_config& symbol, event_sink* sink) override {
+        feed_.add_symbol(symbol, sink);
     }
 
 private:

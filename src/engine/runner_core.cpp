@@ -666,6 +666,15 @@ void runner_core::retire(bool flatten) {
     }
 }
 
+void runner_core::reinstate() {
+    if (!retiring_) return;
+    retiring_ = false;
+    log_->info("{} is back in the configuration: entries allowed again", cfg_.symbol);
+    decision_record r = base_record(last_quote_.ts, "reinstated", last_quote_.bid);
+    r.reason = "added back to the configuration";
+    decisions_.write(r);
+}
+
 runner_summary runner_core::summary() const {
     runner_summary s;
     s.symbol = cfg_.symbol;

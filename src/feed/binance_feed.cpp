@@ -175,44 +175,76 @@ struct binance_feed::impl {
         if (symbols.size() != sinks.size()) {
             throw std::invalid_argument("binance_feed: one sink per symbol is required");
         }
-        std::vector<std::string> streams;
-        for (std::size_t i = 0; i < symbols.size(); ++i) {
-            if (sinks[i] == nullptr) throw std::invalid_argument("binance_feed: null sink");
-            slots.push_back(std::make_unique<symbol_slot>(ioc, symbols[i],
-                                                          static_cast<std::uint32_t>(i), sinks[i]));
-            by_symbol.emplace(symbols[i].symbol, i);
-            streams.push_back(binance::kline_stream(symbols[i].symbol, symbols[i].interval));
-            streams.push_back(binance::book_ticker_stream(symbols[i].symbol));
+        std::vector<std::size_t> added;
+        for (std::size_t i = 0; i < symbols.size(); ++i)
+            added.push_back(add_slot(symbols[i], sinks[i]));
+        add_shards(added);
+    }
+
+    /// A new slot for `cfg` (not yet connected or warmed up). Throws std::invalid_argument.
+    std::size_t add_slot(const config::symbol_config& cfg, event_sink* sink) {
+        if (sink == nullptr) throw std::invalid_argument("binance_feed: null sink");
+        if (by_symbol.count(cfg.symbol) != 0) {
+            throw std::invalid_argument("binance_feed: " + cfg.symbol + " is already fed");
         }
-        const binance::backoff_policy policy{milliseconds(s.reconnect_initial_ms),
-                                             milliseconds(s.reconnect_max_ms),
+        const std::size_t i = slots.size();
+        slots.push_back(
+            std::make_unique<symbol_slot>(ioc, cfg, static_cast<std::uint32_t>(i), sink));
+        by_symbol.emplace(cfg.symbol, i);
+        return i;
+    }
+
+    /// New connections carrying the streams of `slot_indices` (sharded at
+    /// max_streams_per_connection); returns their shard ids. Not connected yet.
+    std::vector<std::size_t> add_shards(const std::vector<std::size_t>& slot_indices) {
+        std::vector<std::string> streams;
+        for (auto i : slot_indices) {
+            streams.push_back(binance::kline_stream(slots[i]->cfg.symbol, slots[i]->cfg.interval));
+            streams.push_back(binance::book_ticker_stream(slots[i]->cfg.symbol));
+        }
+        const binance::backoff_policy policy{milliseconds(settings.reconnect_initial_ms),
+                                             milliseconds(settings.reconnect_max_ms),
                                              2.0,
                                              milliseconds(1'000),
                                              300,
                                              milliseconds(300'000),
                                              milliseconds(10'000)};
         const auto targets = binance::combined_stream_targets(
-            streams, static_cast<std::size_t>(s.max_streams_per_connection));
-        for (std::size_t k = 0; k < targets.size(); ++k) {
+            streams, static_cast<std::size_t>(settings.max_streams_per_connection));
+        std::vector<std::size_t> ids;
+        for (const auto& target : targets) {
             auto sh = std::make_unique<shard_conn>(ioc, policy);
-            sh->id = k;
-            sh->target = targets[k];
-            sh->stats.name = "ws#" + std::to_string(k);
+            sh->id = shards.size();
+            sh->target = target;
+            sh->stats.name = "ws#" + std::to_string(sh->id);
             sh->stats.state = "connecting";
-            shards.push_back(std::move(sh));
-        }
-        // Which shard carries each symbol: the one whose target names its kline stream.
-        for (auto& slot : slots) {
-            const auto name = binance::kline_stream(slot->cfg.symbol, slot->cfg.interval);
-            for (auto& sh : shards) {
-                const auto pos = sh->target.find(name);
-                if (pos != std::string::npos) {
-                    slot->shard = sh->id;
-                    sh->symbols.push_back(slot->index);
-                    break;
+            // Which of the new symbols it carries: those whose kline stream its target names.
+            for (auto i : slot_indices) {
+                const auto name =
+                    binance::kline_stream(slots[i]->cfg.symbol, slots[i]->cfg.interval);
+                if (sh->target.find(name) != std::string::npos) {
+                    slots[i]->shard = sh->id;
+                    sh->symbols.push_back(i);
                 }
             }
+            ids.push_back(sh->id);
+            shards.push_back(std::move(sh));
         }
+        return ids;
+    }
+
+    /// A symbol added while running: its own connection(s), then warm-up as at start. Runs on
+    /// the network thread; the existing connections are left alone (no resubscription).
+    void add_running(const config::symbol_config& cfg, event_sink* sink) {
+        if (stopping) throw std::runtime_error("binance_feed: stopping");
+        const auto i = add_slot(cfg, sink);
+        const auto ids = add_shards({i});
+        log->info("{} {} added: warming up over REST, streams on {}", cfg.symbol, cfg.interval,
+                  shards[ids.front()]->stats.name);
+        request_warmup(*slots[i]);
+        for (auto id : ids)
+            connect(*shards[id], false);
+        publish_stats();
     }
 
     // ---- delivery to runners ---------------------------------------------------------------
@@ -737,6 +769,28 @@ void binance_feed::stop() {
     });
     if (impl_->io_thread.joinable()) impl_->io_thread.join();
     impl_->worker.join();
+}
+
+void binance_feed::add_symbol(const config::symbol_config& symbol, event_sink* sink) {
+    if (!impl_->started.load() || impl_->stopped.load()) {
+        throw std::logic_error("binance_feed::add_symbol: the feed is not running");
+    }
+    // The network thread owns every slot and connection: the symbol is added there, and its
+    // refusal (already fed, null sink) comes back here.
+    auto done = std::make_shared<std::promise<void>>();
+    auto added = done->get_future();
+    asio::post(impl_->ioc, [this, symbol, sink, done] {
+        try {
+            impl_->add_running(symbol, sink);
+            done->set_value();
+        } catch (...) {
+            done->set_exception(std::current_exception());
+        }
+    });
+    if (added.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+        throw std::runtime_error("binance_feed: the network thread did not answer within 5 s");
+    }
+    added.get();
 }
 
 binance_feed_stats binance_feed::stats() const {

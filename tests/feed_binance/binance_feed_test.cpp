@@ -341,3 +341,42 @@ TEST_CASE("binance_feed: a server that never completes the TLS handshake times o
     }
     ::close(fd);
 }
+
+TEST_CASE(
+    "binance_feed: a symbol added while running gets its own connection, warm-up and "
+    "live candles; the others are not disturbed") {
+    feed_rig rig(fast_market({"BTCUSDT", "ETHUSDT"}), {"BTCUSDT"});
+    rig.start();
+    rig.expect_exactly_once(0, 3);
+    REQUIRE(rig.feed->stats().connections.size() == 1);
+
+    config::symbol_config eth = rig.symbols[0];
+    eth.symbol = "ETHUSDT";
+    rig.symbols.push_back(eth);
+    rig.sinks.push_back(std::make_unique<recording_sink>());
+    rig.feed->add_symbol(eth, rig.sinks[1].get());
+    rig.expect_exactly_once(1, 5);
+    rig.expect_exactly_once(0, 10);
+    const auto warm = rig.sinks[1]->closed(true).size() - rig.sinks[1]->closed(false).size();
+    CHECK(warm == 20);  // warmup_candles, as for a symbol present at start
+    CHECK(rig.sinks[1]->count(event_kind::quote) > 0);
+    const auto st = rig.feed->stats();
+    REQUIRE(st.connections.size() == 2);
+    CHECK(st.connections[0].reconnects == 0);  // the running connection was left alone
+    CHECK(st.connections[1].state == "open");
+    REQUIRE(st.symbols.size() == 2);
+    CHECK(st.symbols[1].symbol == "ETHUSDT");
+    CHECK(st.symbols[1].state == "live");
+    CHECK(rig.log_sink->contains("ETHUSDT 1m added"));
+
+    // A symbol already fed is refused, and so is a null sink; nothing changes.
+    recording_sink extra;
+    CHECK_THROWS_WITH_AS(rig.feed->add_symbol(eth, &extra), doctest::Contains("already fed"),
+                         std::invalid_argument);
+    config::symbol_config other = eth;
+    other.symbol = "BNBUSDT";
+    CHECK_THROWS_AS(rig.feed->add_symbol(other, nullptr), std::invalid_argument);
+    CHECK(rig.feed->stats().connections.size() == 2);
+    rig.feed->stop();
+    CHECK_THROWS_AS(rig.feed->add_symbol(other, &extra), std::logic_error);
+}

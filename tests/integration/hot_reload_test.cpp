@@ -866,6 +866,25 @@ TEST_CASE(
     REQUIRE(run.wait_for([](const auto& ds) { return of(ds, "retired", "BBBUSDT").size() == 1; }));
     mark = run.decisions().size();
     REQUIRE(run.wait_for(calls_with("x=2", mark, 5)));
+
+    // BBBUSDT's runner still runs (retired): it cannot come back with another [symbols.sim].
+    run.write_config(config_text({{"AAAUSDT", "pp", "x = 2"}, ccc, {"BBBUSDT", "pp", "x = 9"}}));
+    run.signal(SIGHUP);
+    REQUIRE(run.wait_for_text(
+        "config reload: BBBUSDT cannot come back with another interval, window or [symbols.sim] "
+        "before a restart"));
+    // Adding it back as it was reinstates the retired runner (no second runner), under a new
+    // script.
+    run.write_config(
+        config_text({{"AAAUSDT", "pp", "x = 2"}, ccc, {"BBBUSDT", "pp", "x = 9", 3.0}}));
+    run.signal(SIGHUP);
+    REQUIRE(run.wait_for_text("config reload: BBBUSDT is back: its runner takes entries again"));
+    REQUIRE(run.wait_for([&](const auto& ds) {
+        std::size_t k = 0;
+        for (const auto& d : of(ds, "call", "BBBUSDT"))
+            k += field(d, "reason").find("x=9") != std::string::npos;
+        return k >= 3;
+    }));
     REQUIRE(run.running());
     const auto code = run.stop();
     REQUIRE(code.has_value());
@@ -874,10 +893,14 @@ TEST_CASE(
     const auto ds = run.decisions();
     CHECK(of(ds, "retired").empty());  // AAAUSDT stays
     CHECK(of(ds, "reloaded").size() == 1);
-    CHECK(of(ds, "reloaded", "BBBUSDT").empty());
     const std::size_t retired =
         find_index(ds, [](const json& d) { return is(d, "retired", "BBBUSDT"); });
-    for (std::size_t i = retired; i < ds.size(); ++i) {
+    const std::size_t reinstated =
+        find_index(ds, [](const json& d) { return is(d, "reinstated", "BBBUSDT"); });
+    REQUIRE(reinstated < ds.size());
+    CHECK(retired < reinstated);
+    CHECK(of(ds, "reinstated", "BBBUSDT").size() == 1);
+    for (std::size_t i = retired; i < reinstated; ++i) {
         INFO("record " << i << ": " << ds[i].dump());
         if (is(ds[i], "call", "BBBUSDT")) {
             CHECK(field(ds[i], "action") != "enter_long");
@@ -888,6 +911,16 @@ TEST_CASE(
     CHECK(run.err().find("[BBBUSDT] BBBUSDT was removed from the configuration") !=
           std::string::npos);
     CHECK(run.err().find("config reload applied: 2 symbol(s) active") != std::string::npos);
+    CHECK(run.err().find("config reload applied: 3 symbol(s) active") != std::string::npos);
+    CHECK(run.err().find("config reload: BBBUSDT added") == std::string::npos);
+    // One runner for BBBUSDT after it came back: one call per candle, on the new script.
+    std::vector<long long> bbb_ts;
+    for (std::size_t i = reinstated; i < ds.size(); ++i)
+        if (is(ds[i], "call", "BBBUSDT")) bbb_ts.push_back(ds[i]["ts"]);
+    REQUIRE(bbb_ts.size() >= 3);
+    for (std::size_t i = 1; i < bbb_ts.size(); ++i)
+        CHECK(bbb_ts[i] > bbb_ts[i - 1]);
+    CHECK(of(ds, "reloaded", "BBBUSDT").size() == 1);  // the switch from scalp to pp
     // The added symbol: its own params, one call per candle, on the same clock as the others.
     const auto ccc_calls = of(ds, "call", "CCCUSDT");
     REQUIRE(ccc_calls.size() >= 3);

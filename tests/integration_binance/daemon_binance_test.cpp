@@ -68,8 +68,8 @@ struct daemon_run {
     std::string out() const { return read_file(dir.path() / "out"); }
 
     /// Open times of the closed candles the feed handed to the runner, in log order.
-    std::vector<std::int64_t> delivered() const {
-        static const std::regex re(R"(BTCUSDT 1m candle t=(\d+) closed \((\w[\w-]*)\))");
+    std::vector<std::int64_t> delivered(const std::string& symbol = "BTCUSDT") const {
+        const std::regex re(symbol + R"( 1m candle t=(\d+) closed \((\w[\w-]*)\))");
         std::vector<std::int64_t> out;
         const std::string text = err();
         for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end; ++it)
@@ -97,9 +97,19 @@ struct daemon_run {
         INFO(err());
         REQUIRE(rc.has_value());
         CHECK(*rc == 0);
-        const auto got = delivered();
-        const auto all = mock.closed_candles("BTCUSDT");
-        REQUIRE(got.size() >= 10);
+        check_exactly_once("BTCUSDT", 10);
+        // The runner saw them in order too: the strategy raised no sequence error.
+        CHECK(err().find("out of sequence") == std::string::npos);
+        const std::string summary = out();
+        CHECK(summary.find("BTCUSDT") != std::string::npos);
+        CHECK(summary.find("SUSPENDED") == std::string::npos);
+    }
+
+    /// The candles the feed handed to `symbol`'s runner are the exchange's, once, in order.
+    void check_exactly_once(const std::string& symbol, std::size_t at_least) const {
+        const auto got = delivered(symbol);
+        const auto all = mock.closed_candles(symbol);
+        REQUIRE(got.size() >= at_least);
         std::size_t k = 0;
         while (k < all.size() && all[k].open_time != got.front())
             ++k;
@@ -108,11 +118,6 @@ struct daemon_run {
             REQUIRE(k + j < all.size());
             REQUIRE(got[j] == all[k + j].open_time);  // exactly once, in order, no hole
         }
-        // The runner saw them in order too: the strategy raised no sequence error.
-        CHECK(err().find("out of sequence") == std::string::npos);
-        const std::string summary = out();
-        CHECK(summary.find("BTCUSDT") != std::string::npos);
-        CHECK(summary.find("SUSPENDED") == std::string::npos);
     }
 };
 
@@ -204,4 +209,27 @@ TEST_CASE("daemon + mock Binance: a certificate for the wrong host is refused, c
     REQUIRE(rc.has_value());
     CHECK(*rc == 0);
     CHECK(run.mock.stats().ws_connections_accepted == 0);
+}
+
+TEST_CASE("daemon + mock Binance: SIGHUP adding a symbol starts its runner on its own streams") {
+    auto o = market();
+    o.symbols.push_back(mock_symbol{"ETHUSDT", "1m", 2'000});
+    daemon_run run(o);
+    REQUIRE(run.wait_for_live(3));
+    const auto config = run.dir.path() / "tradingd.toml";
+    run.dir.write("tradingd.toml", read_file(config) +
+                                       "[[symbols]]\nsymbol = \"ETHUSDT\"\nstrategy = "
+                                       "\"sequence_check\"\ninterval = \"1m\"\nwindow = 100\n"
+                                       "quantity = 0.1\n");
+    run.proc->signal(SIGHUP);
+    REQUIRE(wait_until([&] { return run.count("config reload: ETHUSDT added") == 1; }, 5s));
+    REQUIRE(wait_until([&] { return run.count("ETHUSDT 1m candle t=") >= 20 + 5; }, 20s));
+    CHECK(run.count("closed (warm-up)") == 40);  // 20 for each symbol
+    CHECK(run.count("ws#1: connected to") == 1);
+    CHECK(run.count("connection lost") == 0);  // BTCUSDT's connection was not touched
+    const auto before = run.count("closed (live)");
+    REQUIRE(run.wait_for_live(before + 3));
+    run.check_exactly_once("ETHUSDT", 25);
+    run.stop_and_check();
+    CHECK(run.out().find("ETHUSDT") != std::string::npos);
 }

@@ -136,6 +136,10 @@ public:
     /// (at the last known quote). Once flat the runner makes no more strategy calls. Runner
     /// thread only.
     void retire(bool flatten);
+    /// The symbol came back into the config (SIGHUP) while its retired runner still ran: new
+    /// entries are allowed again, from the state the runner is in (a position it kept is managed
+    /// as before). No-op unless retiring. Runner thread only.
+    void reinstate();
     bool retiring() const noexcept { return retiring_; }
 
     runner_summary summary() const;

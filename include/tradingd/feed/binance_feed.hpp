@@ -24,7 +24,7 @@
 // the connection; serverShutdown and the rotate_after_ms age replace it make-before-break (the
 // new one opens before the old one closes).
 //
-// Thread-safety: start/stop from one thread; stats() from any thread.
+// Thread-safety: start/stop from one thread; stats() and add_symbol() from any thread.
 
 #include <spdlog/logger.h>
 
@@ -81,6 +81,12 @@ public:
     /// Closes the connections and joins the threads. Idempotent.
     void stop();
     binance_feed_stats stats() const;
+    /// Starts feeding `symbol` to `sink` (which must outlive the feed) while running: new
+    /// connection(s) for its streams, warm-up over REST, then live, as for the symbols given at
+    /// construction; the existing connections are not touched. Thread-safe. Throws
+    /// std::invalid_argument when the symbol is already fed or `sink` is null, std::logic_error
+    /// when the feed is not running.
+    void add_symbol(const config::symbol_config& symbol, event_sink* sink);
 
 private:
     struct impl;
