@@ -43,6 +43,7 @@ void warn_restart_only(const config::daemon_settings& now, const config::daemon_
         {"[sandbox]", !(now.sandbox == next.sandbox)},
         {"[paper]", !(now.paper == next.paper)},
         {"[engine]", !(now.engine == next.engine)},
+        {"[journal]", !(now.journal == next.journal)},
     };
     for (const auto& [name, changed] : sections) {
         if (changed)

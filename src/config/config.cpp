@@ -142,6 +142,8 @@ daemon_config parse_daemon(table_reader t, parse_state& state) {
             *removed_node, "on_symbol_removed",
             "unsupported value '" + d.on_symbol_removed + "' (expected \"keep\" or \"flatten\")");
     }
+    read_integer(t, "decision_log_max_mb", {1, 100'000}, d.decision_log_max_mb);
+    read_integer(t, "decision_log_keep_days", {0, 36'500}, d.decision_log_keep_days);
     t.reject_unknown_keys();
     return d;
 }
@@ -355,6 +357,21 @@ engine_config parse_engine(table_reader t) {
     return e;
 }
 
+journal_config parse_journal(table_reader t) {
+    journal_config j;
+    const toml::node* durability_node = t.take("durability");
+    if (read_string(t, "durability", j.durability) && j.durability != "fsync" &&
+        j.durability != "group") {
+        t.report(*durability_node, "durability",
+                 "unsupported value '" + j.durability + "' (expected \"fsync\" or \"group\")");
+    }
+    read_integer(t, "group_commit_ms", {1, 10'000}, j.group_commit_ms);
+    read_integer(t, "snapshot_every", {1'000, 100'000'000}, j.snapshot_every);
+    read_integer(t, "segment_mb", {1, 4'096}, j.segment_mb);
+    t.reject_unknown_keys();
+    return j;
+}
+
 // ---- [[symbols]] ---------------------------------------------------------------------------
 
 named_scalars parse_params(table_reader t) {
@@ -502,6 +519,7 @@ daemon_settings read_settings(const toml::table& doc, const fs::path& origin,
     s.paper = parse_paper(root.child("paper"));
     s.sandbox = parse_sandbox(root.child("sandbox"));
     s.engine = parse_engine(root.child("engine"));
+    s.journal = parse_journal(root.child("journal"));
     s.symbols = parse_symbols(root, s.daemon, state);
     root.reject_unknown_keys();
     return s;

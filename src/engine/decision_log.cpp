@@ -27,6 +27,39 @@ void put_optional(nlohmann::ordered_json& j, const char* key, const std::optiona
     if (v) j[key] = *v;
 }
 
+void put_seen(nlohmann::ordered_json& j, const decision_record& r) {
+    if (r.bar != nullptr) {
+        nlohmann::ordered_json m;
+        m["open_time"] = r.bar->open_time;
+        m["open"] = r.bar->open;
+        m["high"] = r.bar->high;
+        m["low"] = r.bar->low;
+        m["close"] = r.bar->close;
+        m["volume"] = r.bar->volume;
+        m["bid"] = r.seen_quote.bid;
+        m["ask"] = r.seen_quote.ask;
+        j["market"] = std::move(m);
+    }
+    if (r.indicators != nullptr && r.indicators->size() > 0) {
+        nlohmann::ordered_json ind = nlohmann::ordered_json::object();
+        for (std::size_t h = 0; h < r.indicators->size(); ++h) {
+            const auto& spec = r.indicators->spec(h);
+            const auto& value = r.indicators->value(h);
+            const auto outputs = indicators::output_count(spec.kind);
+            nlohmann::ordered_json v;  // null while not ready
+            if (value.ready && outputs == 1) {
+                v = value.v[0];
+            } else if (value.ready) {
+                v = nlohmann::ordered_json::array();
+                for (std::size_t i = 0; i < outputs; ++i)
+                    v.push_back(value.v[i]);
+            }
+            ind[indicators::spec_text(spec)] = std::move(v);
+        }
+        j["indicators"] = std::move(ind);
+    }
+}
+
 }  // namespace
 
 std::string to_json_line(const decision_record& r) {
@@ -51,6 +84,7 @@ std::string to_json_line(const decision_record& r) {
     if (!r.message.empty()) j["message"] = r.message;
     if (!r.previous_hash.empty()) j["previous_hash"] = r.previous_hash;
     if (!r.refused_hash.empty()) j["refused_hash"] = r.refused_hash;
+    put_seen(j, r);
     // Script-provided text may hold invalid UTF-8: replace rather than throw.
     return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -462,6 +462,7 @@ void runner_core::call_strategy(const market_event& e) {
     const strategy::action& a = r.value();
     if (std::holds_alternative<strategy::no_action>(a)) return;
     decision_record rec = base_record(e.ts, "call", e.bar.close);
+    note_seen(rec, e);
     rec.function = function_for(p);
     rec.action = strategy::action_name(a);
     rec.reason = strategy::action_reason(a);
@@ -600,6 +601,7 @@ void runner_core::on_failure(const market_event& e, const char* function,
     ++errors_;
     ++consecutive_failures_;
     decision_record r = base_record(e.ts, "error", e.bar.close);
+    note_seen(r, e);
     r.function = function;
     r.message = message;
     note(decisions_, *log_, r);
@@ -619,6 +621,12 @@ void runner_core::suspend(timestamp_ms ts, const std::string& reason) {
     decision_record r = base_record(ts, "suspended", last_quote_.bid);
     r.reason = reason;
     decisions_.write(r);
+}
+
+void runner_core::note_seen(decision_record& r, const market_event& e) const noexcept {
+    r.bar = &e.bar;
+    r.seen_quote = quote{e.bid, e.ask, e.ts};
+    r.indicators = &indicators_;
 }
 
 decision_record runner_core::base_record(timestamp_ms ts, const char* event, double price) const {

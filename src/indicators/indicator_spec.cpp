@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -150,6 +151,22 @@ result<indicator_spec> make_spec(indicator_kind kind, std::int32_t n1, std::int3
         return error{spec_text(kind, s.n1, s.n2, s.n3, s.k) + ": " + problem};
     }
     return s;
+}
+
+std::string spec_text(const indicator_spec& s) {
+    const std::string name = kind_name(s.kind);
+    switch (s.kind) {
+        case indicator_kind::macd:
+            return name + "(" + std::to_string(s.n1) + "," + std::to_string(s.n2) + "," +
+                   std::to_string(s.n3) + ")";
+        case indicator_kind::bollinger: {
+            char k[32];
+            std::snprintf(k, sizeof k, "%g", s.k);
+            return name + "(" + std::to_string(s.n1) + "," + k + ")";
+        }
+        default:
+            return name + "(" + std::to_string(s.n1) + ")";
+    }
 }
 
 result<indicator_spec> parse_spec(std::string_view text) {

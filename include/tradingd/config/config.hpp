@@ -37,6 +37,11 @@ struct daemon_config {
     /// (default: no new entries; the position stays managed by the strategy and the auto-exit
     /// until it closes, then the runner stops) or "flatten" (closed at the market right away).
     std::string on_symbol_removed = "keep";
+    /// The decision log rotates when it reaches this size: decisions.jsonl is renamed to
+    /// decisions-<UTC time>.jsonl and a new one started (1..100000 MiB).
+    std::int64_t decision_log_max_mb = 64;
+    /// Rotated decision-log files older than this are deleted (days; 0 = keep forever).
+    std::int64_t decision_log_keep_days = 30;
 
     bool operator==(const daemon_config&) const = default;
 };
@@ -147,6 +152,25 @@ struct engine_config {
     bool operator==(const engine_config&) const = default;
 };
 
+/// [journal]: the durable record of every state change (docs/journal.md), in
+/// <state_dir>/journal/.
+struct journal_config {
+    /// "fsync": every record reaches the disk (fdatasync) before the change it records takes
+    /// effect outside its runner (default; what live trading needs). "group": records are written
+    /// at once (a killed process loses nothing) and synced every group_commit_ms (a power loss
+    /// can lose that much).
+    std::string durability = "fsync";
+    std::int64_t group_commit_ms = 5;  ///< 1..10000
+    /// A snapshot of every runner's state is written after this many records, and the journal
+    /// before it is deleted: restart time stays bounded (1000..100000000).
+    std::int64_t snapshot_every = 50'000;
+    /// Journal segments are preallocated at this size, so a full disk shows when a segment is
+    /// created, not halfway through a record (1..4096 MiB).
+    std::int64_t segment_mb = 64;
+
+    bool operator==(const journal_config&) const = default;
+};
+
 struct daemon_settings {
     std::filesystem::path source;  ///< the file it was loaded from
     daemon_config daemon;
@@ -154,6 +178,7 @@ struct daemon_settings {
     paper_config paper;
     sandbox_config sandbox;
     engine_config engine;
+    journal_config journal;
     std::vector<symbol_config> symbols;  ///< at least one
 
     bool operator==(const daemon_settings&) const = default;

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include <tradingd/core/market_types.hpp>
+#include <tradingd/indicators/indicator_set.hpp>
 
 namespace tradingd::engine {
 
@@ -46,6 +47,12 @@ struct decision_record {
     std::string_view message;        ///< error text
     std::string_view previous_hash;  ///< reloaded: the version it replaced
     std::string_view refused_hash;   ///< reload_failed: the version that was not swapped in
+    /// call and error records: what the strategy saw, rendered as "market" (the candle and the
+    /// quote) and "indicators" (the current value of every indicator the script has used, keyed
+    /// "sma(10)"; null while not ready; [a, b, c] for macd and bollinger). Null: omitted.
+    const candle* bar = nullptr;
+    quote seen_quote{};
+    const indicators::indicator_set* indicators = nullptr;
 };
 
 /// Where runners send decision records.

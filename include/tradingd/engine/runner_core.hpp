@@ -169,6 +169,8 @@ private:
     /// Logs and records a refused version; the running one stays.
     result<bool> refuse_version(const prepared_strategy& p, std::string why);
     decision_record base_record(timestamp_ms ts, const char* event, double price) const;
+    /// Adds what a strategy call saw (candle, quote, indicator values) to a call/error record.
+    void note_seen(decision_record& r, const market_event& e) const noexcept;
 
     config::symbol_config cfg_;
     std::int32_t max_failures_;

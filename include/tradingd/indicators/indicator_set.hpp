@@ -67,6 +67,9 @@ const char* kind_name(indicator_kind k) noexcept;
 /// fast < slow, bollinger k finite and > 0. The error names the indicator and the parameter.
 result<indicator_spec> make_spec(indicator_kind kind, std::int32_t n1, std::int32_t n2 = 0,
                                  std::int32_t n3 = 0, double k = 0);
+/// "sma(20)", "macd(12,26,9)", "bollinger(20,2)": what parse_spec reads, and the key the
+/// decision log uses for the indicator's value.
+std::string spec_text(const indicator_spec& s);
 /// Parses "sma(20)", "macd(12,26,9)", "bollinger(20,2)" (spaces allowed).
 result<indicator_spec> parse_spec(std::string_view text);
 /// Parses a comma-separated list: "sma(20),rsi(14),macd(12,26,9)".
@@ -104,6 +107,8 @@ public:
     /// Feeds one closed candle to every existing indicator. Call after window.push_closed(c).
     void on_closed(const candle& c) noexcept;
     std::size_t size() const noexcept { return items_.size(); }
+    /// The spec of a handle (handles are 0 .. size()-1, in order of first use).
+    const indicator_spec& spec(std::size_t handle) const noexcept { return specs_[handle]; }
 
 private:
     struct item;

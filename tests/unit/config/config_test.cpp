@@ -896,3 +896,37 @@ quantity = 0.01
     CHECK(joined(problems_of(wrong_type, dir.origin()))
               .find("daemon.hot_reload: expected true or false, got string") != std::string::npos);
 }
+
+TEST_CASE("config: journal and decision-log rotation keys: defaults, values, refusals") {
+    temp_dir dir;
+    const daemon_settings defaults = parse_config(k_minimal, dir.origin());
+    CHECK(defaults.journal.durability == "fsync");  // safe for live trading by default
+    CHECK(defaults.journal.group_commit_ms == 5);
+    CHECK(defaults.journal.snapshot_every == 50'000);
+    CHECK(defaults.journal.segment_mb == 64);
+    CHECK(defaults.daemon.decision_log_max_mb == 64);
+    CHECK(defaults.daemon.decision_log_keep_days == 30);
+
+    std::string text = k_minimal;
+    text.replace(text.find("strategies_dir"), 0,
+                 "decision_log_max_mb = 1\ndecision_log_keep_days = 0\n");
+    text +=
+        "\n[journal]\ndurability = \"group\"\ngroup_commit_ms = 20\nsnapshot_every = 1000\n"
+        "segment_mb = 2\n";
+    const daemon_settings s = parse_config(text, dir.origin());
+    CHECK(s.journal.durability == "group");
+    CHECK(s.journal.group_commit_ms == 20);
+    CHECK(s.journal.snapshot_every == 1000);
+    CHECK(s.journal.segment_mb == 2);
+    CHECK(s.daemon.decision_log_max_mb == 1);
+    CHECK(s.daemon.decision_log_keep_days == 0);
+
+    std::string bad = k_minimal +
+                      "\n[journal]\ndurability = \"never\"\nsnapshot_every = 10\n"
+                      "segment_mb = 0\nbogus = 1\n";
+    const auto problems = joined(problems_of(bad, dir.origin()));
+    CHECK(problems.find("journal.durability: unsupported value 'never'") != std::string::npos);
+    CHECK(problems.find("journal.snapshot_every") != std::string::npos);
+    CHECK(problems.find("journal.segment_mb") != std::string::npos);
+    CHECK(problems.find("journal.bogus: unknown key") != std::string::npos);
+}
