@@ -25,6 +25,7 @@ packages=(
     libboost1.81-dev       # Boost.Beast + Asio: the Binance WebSocket and REST clients
     libssl-dev             # TLS (OpenSSL 3), also generates the tests' throwaway certificates
     libsimdjson-dev        # market-data message parsing on the hot path
+    zlib1g-dev             # crc32 of journal records and snapshots
     ca-certificates        # the system CA store the live TLS connections verify against
     clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer + ASan/UBSan runtimes for clang
 )

@@ -82,13 +82,31 @@ result<fill> paper_broker::market_order(order_side side, double quantity, const 
                      " refused: notional is not finite (quantity " + format_number(quantity) +
                      " at price " + format_number(f.price) + ")"};
     }
-    cash_ += side == order_side::buy ? -(notional + f.fee) : notional - f.fee;
+    apply_fill(f);
+    return f;
+}
+
+void paper_broker::apply_fill(const fill& f) {
+    const double notional = f.price * f.quantity;
+    cash_ += f.side == order_side::buy ? -(notional + f.fee) : notional - f.fee;
     fees_ += f.fee;
     ++fill_count_;
     fills_.push_back(f);
     while (fills_.size() > cfg_.max_fills_kept)
         fills_.pop_front();
-    return f;
+}
+
+paper_account paper_broker::account() const {
+    return paper_account{cash_, fees_, fill_count_, fills_};
+}
+
+void paper_broker::restore(const paper_account& a) {
+    cash_ = a.cash;
+    fees_ = a.fees;
+    fill_count_ = a.fill_count;
+    fills_ = a.fills;
+    while (fills_.size() > cfg_.max_fills_kept)
+        fills_.pop_front();
 }
 
 }  // namespace tradingd::exec

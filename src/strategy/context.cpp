@@ -20,15 +20,18 @@ void context::set(std::string_view key, scalar value) {
     const auto it = find_key(entries_, key);
     if (it != entries_.end()) {
         it->second = std::move(value);
+        if (observer_ != nullptr) observer_->on_ctx_change(key, &it->second);
         return;
     }
     entries_.emplace_back(std::string(key), std::move(value));
+    if (observer_ != nullptr) observer_->on_ctx_change(key, &entries_.back().second);
 }
 
 bool context::erase(std::string_view key) {
     const auto it = find_key(entries_, key);
     if (it == entries_.end()) return false;
     entries_.erase(it);  // not swap-and-pop: insertion order is part of the contract
+    if (observer_ != nullptr) observer_->on_ctx_change(key, nullptr);
     return true;
 }
 

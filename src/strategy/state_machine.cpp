@@ -100,6 +100,35 @@ void state_machine::on_bar_closed() noexcept {
     if (phase_ == phase::in_position && position_) ++position_->bars_held;
 }
 
+machine_image state_machine::image() const {
+    machine_image m;
+    m.current = phase_;
+    m.open_position = position_;
+    m.realized_pnl = realized_pnl_;
+    m.fees_paid = fees_paid_;
+    m.trade_count = trade_count_;
+    m.history.reserve(history_size_);
+    for (std::size_t i = 0; i < history_size_; ++i)
+        m.history.push_back(history_at(i));
+    m.ctx = ctx_;
+    return m;
+}
+
+void state_machine::restore(const machine_image& m) {
+    phase_ = m.current;
+    position_ = m.open_position;
+    realized_pnl_ = m.realized_pnl;
+    fees_paid_ = m.fees_paid;
+    trade_count_ = m.trade_count;
+    const std::size_t first =
+        m.history.size() > history_capacity ? m.history.size() - history_capacity : 0;
+    history_head_ = 0;
+    history_size_ = 0;
+    for (std::size_t i = first; i < m.history.size(); ++i)
+        history_[history_size_++] = m.history[i];
+    ctx_ = m.ctx;
+}
+
 const transition& state_machine::history_at(std::size_t i) const noexcept {
     assert(i < history_size_);
     return history_[(history_head_ + i) % history_capacity];

@@ -25,6 +25,7 @@ struct fill {
     double price = 0;  ///< after slippage
     double fee = 0;    ///< quote currency
     timestamp_ms ts = 0;
+    friend bool operator==(const fill&, const fill&) = default;
 };
 
 struct paper_broker_config {
@@ -34,6 +35,15 @@ struct paper_broker_config {
     std::size_t max_fills_kept = 1000;
 };
 
+/// A paper account's whole state: what the journal snapshots and a restart restores.
+struct paper_account {
+    double cash = 0;
+    double fees = 0;
+    std::uint64_t fill_count = 0;
+    std::deque<fill> fills;  ///< the last max_fills_kept
+    friend bool operator==(const paper_account&, const paper_account&) = default;
+};
+
 class paper_broker {
 public:
     explicit paper_broker(const paper_broker_config& cfg);
@@ -41,6 +51,11 @@ public:
     /// Fills a market order at the quote. Refuses (error, nothing changes) a quantity that is not
     /// finite and > 0, or a quote whose bid/ask is not finite and > 0 or is crossed (bid > ask).
     result<fill> market_order(order_side side, double quantity, const quote& q);
+
+    /// Books a fill made earlier (replaying the journal): the same arithmetic as market_order.
+    void apply_fill(const fill& f);
+    paper_account account() const;
+    void restore(const paper_account& a);
 
     double cash() const noexcept { return cash_; }
     double fees_paid() const noexcept { return fees_; }

@@ -21,6 +21,8 @@ struct position {
     timestamp_ms opened_at = 0;
     std::int64_t bars_held = 0;  ///< closed candles since entry
 
+    friend bool operator==(const position&, const position&) = default;
+
     /// Mark-to-market P&L excluding fees: a long is valued at the bid, a short at the ask
     /// (the price it could be closed at now).
     double unrealized_pnl(double bid, double ask) const noexcept;

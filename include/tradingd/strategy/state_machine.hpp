@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tradingd/core/market_types.hpp>
 #include <tradingd/strategy/context.hpp>
@@ -32,6 +33,7 @@ struct transition {
     phase to = phase::idle;
     timestamp_ms ts = 0;
     std::string reason;
+    friend bool operator==(const transition&, const transition&) = default;
 };
 
 /// A finished round trip.
@@ -48,9 +50,30 @@ struct closed_trade {
     std::string exit_reason;
 };
 
+/// Everything a state_machine holds, for the journal's snapshots and a restore.
+struct machine_image {
+    phase current = phase::idle;
+    std::optional<position> open_position;
+    double realized_pnl = 0;
+    double fees_paid = 0;
+    std::size_t trade_count = 0;
+    std::vector<transition> history;  ///< oldest first, at most history_capacity
+    context ctx;
+    friend bool operator==(const machine_image&, const machine_image&) = default;
+};
+
 class state_machine {
 public:
     static constexpr std::size_t history_capacity = 100;
+
+    machine_image image() const;
+    /// Replaces the whole state (a restart restoring from the journal). The ctx's entries are
+    /// replaced; its observer stays. A history longer than history_capacity keeps the newest.
+    void restore(const machine_image& m);
+    /// A restored position's bars_held, recounted from candle times after a restart.
+    void set_bars_held(std::int64_t n) noexcept {
+        if (position_) position_->bars_held = n;
+    }
 
     phase current() const noexcept { return phase_; }
 
