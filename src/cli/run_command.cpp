@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,8 @@
 #include <tradingd/engine/watchdog.hpp>
 #include <tradingd/feed/binance_feed.hpp>
 #include <tradingd/feed/sim_feed.hpp>
+#include <tradingd/journal/journal.hpp>
+#include <tradingd/journal/state_lock.hpp>
 #include <tradingd/reload/script_reloader.hpp>
 #include <tradingd/reload/script_watcher.hpp>
 
@@ -149,6 +152,40 @@ std::unique_ptr<market_feed> make_feed(const config::daemon_settings& s,
     return std::make_unique<sim_market_feed>(s, std::move(sinks));
 }
 
+/// The journal in <state_dir>/journal, recovered. Throws with the file/offset on corruption.
+std::unique_ptr<journal::journal> open_journal(const config::daemon_settings& s) {
+    auto j = std::make_unique<journal::journal>(s.daemon.state_dir / "journal", s.journal,
+                                                named_logger("journal"));
+    const auto& r = j->report();
+    spdlog::info("journal {}: {} runner state(s) restored, {} records replayed{} in {:.1f} ms "
+                 "({} durability)",
+                 j->directory().string(), j->recovered().runners.size(), r.records_replayed,
+                 r.snapshot_seq > 0 ? fmt::format(" after the snapshot at record {}",
+                                                  r.snapshot_seq)
+                                    : std::string(),
+                 r.seconds * 1000, s.journal.durability);
+    return j;
+}
+
+/// A journaled runner whose symbol the config no longer has: its state is kept in the journal
+/// but nothing manages it. Said loudly when it holds a position.
+void warn_unconfigured(const journal::journal_state& state, const config::daemon_settings& s) {
+    for (const auto& [symbol, runner] : state.runners) {
+        const bool configured = std::any_of(s.symbols.begin(), s.symbols.end(),
+                                            [&](const auto& sym) { return sym.symbol == symbol; });
+        if (configured) continue;
+        const auto& pos = runner.machine.current_position();
+        if (pos) {
+            spdlog::error(
+                "{} has an open {} position of {} in the journal but is not in the config: it is "
+                "NOT managed (no stop-loss/take-profit) until the symbol is configured again",
+                symbol, strategy::side_name(pos->direction), pos->quantity);
+        } else {
+            spdlog::info("{} is in the journal but not in the config (flat): ignored", symbol);
+        }
+    }
+}
+
 /// The watcher of [daemon] strategies_dir, or null when hot reload is off or cannot start (then
 /// the daemon runs on without it and says why).
 std::unique_ptr<reload::script_watcher> make_watcher(const config::daemon_config& d) {
@@ -186,21 +223,29 @@ int run_daemon(const std::filesystem::path& config_path,
     }
     spdlog::set_level(spdlog::level::from_str(settings.daemon.log_level));
 
+    std::unique_ptr<journal::state_lock> lock;
     std::unique_ptr<engine::decision_log_file> decisions;
+    std::unique_ptr<journal::journal> journal;
     try {
         std::filesystem::create_directories(settings.daemon.state_dir);
+        lock = std::make_unique<journal::state_lock>(settings.daemon.state_dir,
+                                                     "config " + config_path.string());
         decisions = std::make_unique<engine::decision_log_file>(settings.daemon.decision_log);
+        journal = open_journal(settings);
     } catch (const std::exception& e) {
-        spdlog::critical("cannot prepare state directory '{}': {}",
-                         settings.daemon.state_dir.string(), e.what());
+        spdlog::critical("cannot start: {}", e.what());
         return 1;
     }
+    warn_unconfigured(journal->recovered(), settings);
 
     std::vector<std::unique_ptr<engine::symbol_runner>> runners;
     // One runner (core + thread + queue) per symbol: at start and for symbols a config reload adds.
     const auto make_runner = [&](const config::symbol_config& sym) {
-        auto core = std::make_unique<engine::runner_core>(sym, settings.sandbox, settings.paper,
-                                                          *decisions, named_logger(sym.symbol));
+        const auto& recovered = journal->recovered().runners;
+        const auto found = recovered.find(sym.symbol);
+        auto core = std::make_unique<engine::runner_core>(
+            sym, settings.sandbox, settings.paper, *decisions, named_logger(sym.symbol), nullptr,
+            journal.get(), found != recovered.end() ? &found->second : nullptr);
         return std::make_unique<engine::symbol_runner>(std::move(core),
                                                        settings.engine.queue_capacity);
     };
@@ -266,6 +311,12 @@ int run_daemon(const std::filesystem::path& config_path,
     for (auto& r : runners)
         r->stop();
     watchdog.stop();
+    if (journal->sync()) {
+        spdlog::info("journal synced: {} records, the last is {}", journal->stats().appended,
+                     journal->stats().last_seq);
+    } else {
+        spdlog::error("journal: {}", journal->failure());
+    }
     print_summary(runners);
     spdlog::info("stopped cleanly");
     return 0;

@@ -253,7 +253,8 @@ void note(decision_sink& sink, spdlog::logger& log, const decision_record& r) {
 runner_core::runner_core(const config::symbol_config& symbol, const config::sandbox_config& sandbox,
                          const config::paper_config& paper, decision_sink& decisions,
                          std::shared_ptr<spdlog::logger> logger,
-                         const strategy::lua::sandbox_limits* limits_override)
+                         const strategy::lua::sandbox_limits* limits_override,
+                         journal::record_sink* journal, const journal::runner_state* restored)
     : cfg_(symbol),
       max_failures_(sandbox.max_consecutive_failures),
       decisions_(decisions),
@@ -264,11 +265,15 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
       script_name_(symbol.strategy_path.filename().string()),
       sandbox_(sandbox) {
     if (limits_override != nullptr) limits_override_ = *limits_override;
+    journal_ = journal;
+    if (restored != nullptr) restore(*restored);
+    if (journal_ != nullptr) machine_.ctx().set_observer(this);
     auto loaded = lua::lua_strategy::load_file(cfg_.strategy_path,
                                                binding_for(cfg_, &machine_.ctx()), limits());
     if (loaded) {
         strategy_ = std::move(loaded).value();
         log_->info("loaded strategy {}", script_name_);
+        note_loaded_version(restored);
         return;
     }
     load_error_ = loaded.error_message();
@@ -281,7 +286,114 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
     decisions_.write(r);
 }
 
-runner_core::~runner_core() = default;
+runner_core::~runner_core() {
+    machine_.ctx().set_observer(nullptr);
+}
+
+void runner_core::restore(const journal::runner_state& s) {
+    machine_.restore(s.machine.image());
+    if (s.has_account) {
+        broker_.restore(s.broker.account());
+        account_opened_ = true;
+    }
+    const auto& pos = machine_.current_position();
+    recount_bars_held_ = pos.has_value();
+    log_->info(
+        "{}: restored from the journal: {}{}, realised P&L {:.6g} over {} trades, {} ctx keys, "
+        "cash {:.2f}, script version {}",
+        cfg_.symbol, strategy::phase_name(machine_.current()),
+        pos ? fmt::format(" ({} {} @ {:.10g}, stop {}, target {})",
+                          strategy::side_name(pos->direction), pos->quantity, pos->entry_price,
+                          pos->stop_loss ? fmt::format("{:.10g}", *pos->stop_loss) : "none",
+                          pos->take_profit ? fmt::format("{:.10g}", *pos->take_profit) : "none")
+            : std::string(),
+        machine_.realized_pnl(), machine_.trade_count(), machine_.ctx().size(), broker_.cash(),
+        s.script_hash.empty() ? "none" : s.script_hash);
+    decision_record r = base_record(s.last_ts, "restored", pos ? pos->entry_price : 0);
+    r.reason = "restored from the journal";
+    r.script_hash = s.script_hash;
+    if (pos) {
+        r.side = strategy::side_name(pos->direction);
+        r.quantity = pos->quantity;
+        r.stop_loss = pos->stop_loss;
+        r.take_profit = pos->take_profit;
+    }
+    r.pnl = machine_.realized_pnl();
+    decisions_.write(r);
+}
+
+void runner_core::note_loaded_version(const journal::runner_state* restored) {
+    const std::string& hash = strategy_->hash();
+    const bool same = restored != nullptr && restored->script_hash == hash;
+    if (!same) {
+        journal::record r;
+        r.type = journal::record_type::script;
+        r.text = hash;
+        r.name = script_name_;
+        journal_append(r);
+    }
+    if (restored == nullptr || !restored->suspended) return;
+    if (same) {
+        // The version that was suspended: it stays suspended until a new version arrives.
+        suspended_ = true;
+        suspension_reason_ = restored->suspension_reason;
+        log_->error("{}: strategy {} stays SUSPENDED after the restart (same version {}): {}",
+                    cfg_.symbol, script_name_, hash, suspension_reason_);
+        return;
+    }
+    journal::record r;
+    r.type = journal::record_type::resumed;
+    journal_append(r);
+    log_->info("{}: a new script version ({}) lifts the suspension recorded before the restart",
+               cfg_.symbol, hash);
+}
+
+bool runner_core::journal_append(journal::record& r) noexcept {
+    if (journal_ == nullptr) return true;
+    r.symbol = cfg_.symbol;
+    if (r.ts == 0) r.ts = event_ts_;
+    if (journal_->append(r)) return true;
+    if (!journal_failure_noted_) {
+        journal_failure_noted_ = true;
+        try {
+            const std::string why = journal_->failure();
+            log_->critical("{}: the journal cannot record changes ({}): no new positions; open "
+                           "positions stay protected by their stop-loss/take-profit",
+                           cfg_.symbol, why);
+            decision_record d = base_record(event_ts_, "error", last_quote_.bid);
+            d.message = "journal failed: " + why;
+            decisions_.write(d);
+        } catch (...) {  // reporting must not throw out of a noexcept path
+        }
+    }
+    return false;
+}
+
+bool runner_core::journal_allows_entry(const market_event& e) {
+    if (journal_ == nullptr || journal_->healthy()) return true;
+    decision_record r = base_record(e.ts, "error", e.bar.close);
+    const std::string message =
+        "entry refused: the journal cannot record it (" + journal_->failure() + ")";
+    r.message = message;
+    note(decisions_, *log_, r);
+    return false;
+}
+
+void runner_core::on_ctx_change(std::string_view key, const scalar* value) noexcept {
+    journal::record r;
+    r.type = value != nullptr ? journal::record_type::ctx_set : journal::record_type::ctx_erase;
+    r.text = key;
+    r.value = value;
+    journal_append(r);
+}
+
+void runner_core::on_ctx_clear() noexcept {
+    static const journal::ctx_entries none;
+    journal::record r;
+    r.type = journal::record_type::ctx_replace;
+    r.entries = &none;
+    journal_append(r);
+}
 
 strategy::lua::strategy_binding runner_core::binding_for(const config::symbol_config& symbol,
                                                          strategy::context* ctx) {
@@ -358,6 +470,19 @@ result<bool> runner_core::install(prepared_strategy p) {
     const std::string old_hash = strategy_ ? strategy_->hash() : std::string();
     machine_.ctx() = std::move(adopted).value();
     p.strategy->rebind_context(&machine_.ctx());
+    if (journal_ != nullptr) {
+        journal::record v;
+        v.type = journal::record_type::script;
+        v.text = p.hash;
+        v.name = p.symbol.strategy_path.filename().string();
+        journal_append(v);
+        // The adopted ctx replaced the old one wholesale (on_reload may have rewritten it).
+        const journal::ctx_entries& entries = machine_.ctx().entries();
+        journal::record c;
+        c.type = journal::record_type::ctx_replace;
+        c.entries = &entries;
+        journal_append(c);
+    }
     strategy_ = std::move(p.strategy);
     script_name_ = p.symbol.strategy_path.filename().string();
     cfg_ = std::move(p.symbol);
@@ -370,6 +495,11 @@ result<bool> runner_core::install(prepared_strategy p) {
     if (!wedged) {
         suspended_ = false;
         suspension_reason_.clear();
+        if (was_suspended) {
+            journal::record u;
+            u.type = journal::record_type::resumed;
+            journal_append(u);
+        }
     }
     consecutive_failures_ = 0;
     const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -393,6 +523,7 @@ result<bool> runner_core::reload(const std::filesystem::path& path) {
 
 void runner_core::on_event(const market_event& e) noexcept {
     ++events_;
+    event_ts_ = e.ts;
     if (e.bid > 0 && e.ask > 0) last_quote_ = quote{e.bid, e.ask, e.ts};
     try {
         switch (e.kind) {
@@ -425,6 +556,16 @@ void runner_core::on_closed_candle(const market_event& e) {
     window_.push_closed(e.bar);
     indicators_.on_closed(e.bar);
     machine_.on_bar_closed();
+    if (recount_bars_held_) {
+        // A position restored after a restart: the candles closed while the daemon was down
+        // count too (bars_held = candles closed since the entry candle).
+        recount_bars_held_ = false;
+        const auto& pos = machine_.current_position();
+        if (pos && cfg_.interval_ms > 0 && e.bar.open_time > pos->opened_at) {
+            const std::int64_t n = (e.bar.open_time - pos->opened_at - 1) / cfg_.interval_ms + 1;
+            machine_.set_bars_held(std::max(pos->bars_held, n));
+        }
+    }
     ++candles_;
     check_auto_exit(e);
     // A retiring runner only manages the position it still has.
@@ -488,11 +629,23 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
     if (const auto* o = std::get_if<strategy::open_analysis>(&a)) {
         const std::string_view reason = non_empty_or(o->reason, "opportunity");
         legal = machine_.begin_analysis(e.ts, reason);
-        if (legal) transition(before, reason);
+        if (legal) {
+            journal::record j;
+            j.type = journal::record_type::analysis_begun;
+            j.text = reason;
+            journal_append(j);
+            transition(before, reason);
+        }
     } else if (const auto* c = std::get_if<strategy::cancel_analysis>(&a)) {
         const std::string_view reason = non_empty_or(c->reason, "analysis cancelled");
         legal = machine_.cancel_analysis(e.ts, reason);
-        if (legal) transition(before, reason);
+        if (legal) {
+            journal::record j;
+            j.type = journal::record_type::analysis_cancelled;
+            j.text = reason;
+            journal_append(j);
+            transition(before, reason);
+        }
     } else if (const auto* en = std::get_if<strategy::enter_position>(&a)) {
         enter(*en, e);
     } else if (const auto* x = std::get_if<strategy::exit_position>(&a)) {
@@ -504,8 +657,20 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
         exit_position(e, non_empty_or(x->reason, "strategy exit"), price);
     } else if (const auto* s = std::get_if<strategy::update_stop_loss>(&a)) {
         legal = machine_.set_stop_loss(s->price);
+        if (legal) {
+            journal::record j;
+            j.type = journal::record_type::stop_loss;
+            j.stop_loss = s->price;
+            journal_append(j);
+        }
     } else if (const auto* t = std::get_if<strategy::update_take_profit>(&a)) {
         legal = machine_.set_take_profit(t->price);
+        if (legal) {
+            journal::record j;
+            j.type = journal::record_type::take_profit;
+            j.take_profit = t->price;
+            journal_append(j);
+        }
     }
     if (!legal) {
         // The Lua layer only accepts actions valid for the phase it was called in; getting here
@@ -522,6 +687,14 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
         r.message = "entry refused: the runner is marked wedged";
         note(decisions_, *log_, r);
         return;
+    }
+    if (!journal_allows_entry(e)) return;
+    if (!account_opened_ && journal_ != nullptr) {
+        journal::record acct;
+        acct.type = journal::record_type::account_opened;
+        acct.amount = broker_.cash();
+        if (!journal_append(acct)) return;
+        account_opened_ = true;
     }
     const double qty = a.quantity.value_or(cfg_.quantity);
     const bool is_long = a.direction == strategy::side::long_side;
@@ -545,13 +718,29 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
     if (!machine_.open_position(p, e.ts, reason)) {
         // The Lua layer validated the entry; a refusal here means the fill itself is unusable.
         // Undo the broker's side so the account and the state machine stay in agreement.
-        (void)broker_.market_order(is_long ? exec::order_side::sell : exec::order_side::buy,
-                                   p.quantity, last_quote_);
+        auto undo = broker_.market_order(is_long ? exec::order_side::sell : exec::order_side::buy,
+                                         p.quantity, last_quote_);
+        for (const exec::fill* made : {&f.value(), undo ? &undo.value() : nullptr}) {
+            if (made == nullptr) continue;
+            journal::record j;
+            j.type = journal::record_type::fill;
+            j.order_fill = *made;
+            journal_append(j);
+        }
         decision_record r = base_record(e.ts, "error", p.entry_price);
         r.message = "entry refused by the state machine (unusable fill or stop/target)";
         note(decisions_, *log_, r);
         return;
     }
+
+    journal::record j;
+    j.type = journal::record_type::entry;
+    j.direction = p.direction;
+    j.order_fill = f.value();
+    j.stop_loss = p.stop_loss;
+    j.take_profit = p.take_profit;
+    j.text = reason;
+    journal_append(j);
 
     decision_record r = base_record(e.ts, "fill", p.entry_price);
     r.side = exec::order_side_name(f.value().side);
@@ -582,6 +771,11 @@ void runner_core::exit_position(const market_event& e, std::string_view reason,
         return;
     }
     const auto trade = machine_.close_position(f.value().price, f.value().fee, e.ts, reason);
+    journal::record j;
+    j.type = journal::record_type::exit;
+    j.order_fill = f.value();
+    j.text = reason;
+    journal_append(j);
     decision_record r = base_record(e.ts, "fill", f.value().price);
     r.side = exec::order_side_name(f.value().side);
     r.quantity = f.value().quantity;
@@ -614,6 +808,11 @@ void runner_core::on_failure(const market_event& e, const char* function,
 void runner_core::suspend(timestamp_ms ts, const std::string& reason) {
     suspended_ = true;
     suspension_reason_ = reason;
+    journal::record j;
+    j.type = journal::record_type::suspended;
+    j.ts = ts;
+    j.text = reason;
+    journal_append(j);
     log_->error(
         "{}: strategy {} SUSPENDED ({}); no new entries; an open position stays protected "
         "by its stop-loss/take-profit; fix the script to resume",
@@ -655,6 +854,11 @@ void runner_core::retire(bool flatten) {
     decisions_.write(r);
     if (machine_.current() == phase::analyzing) {
         machine_.cancel_analysis(ts, "symbol removed from the configuration");
+        journal::record j;
+        j.type = journal::record_type::analysis_cancelled;
+        j.ts = ts;
+        j.text = "symbol removed from the configuration";
+        journal_append(j);
         decision_record t = base_record(ts, "transition", last_quote_.bid);
         t.state = strategy::phase_name(phase::analyzing);
         t.to_state = strategy::phase_name(phase::idle);

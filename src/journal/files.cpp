@@ -1,6 +1,8 @@
 #include "files.hpp"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -91,6 +93,26 @@ std::string read_whole_file(const fs::path& p) {
         data.append(buf, static_cast<std::size_t>(n));
     }
     return data;
+}
+
+mapped_file::mapped_file(const fs::path& p) {
+    unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw std::runtime_error("cannot open '" + p.string() + "': " + errno_text(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        throw std::runtime_error("cannot stat '" + p.string() + "': " + errno_text(errno));
+    }
+    size_ = static_cast<std::size_t>(st.st_size);
+    if (size_ == 0) return;
+    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (m == MAP_FAILED) {
+        throw std::runtime_error("cannot map '" + p.string() + "': " + errno_text(errno));
+    }
+    data_ = static_cast<const char*>(m);
+}
+
+mapped_file::~mapped_file() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
 }
 
 int sync_directory(const fs::path& dir) noexcept {

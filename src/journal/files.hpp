@@ -70,6 +70,21 @@ directory_listing list_directory(const std::filesystem::path& dir);
 
 /// The whole file. Throws std::runtime_error naming the path.
 std::string read_whole_file(const std::filesystem::path& p);
+
+/// A whole file mapped read-only (segments are large and mostly preallocated zeros: mapping
+/// avoids copying them). Throws std::runtime_error naming the path.
+class mapped_file {
+public:
+    explicit mapped_file(const std::filesystem::path& p);
+    ~mapped_file();
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
+    std::string_view data() const noexcept { return {data_, size_}; }
+
+private:
+    const char* data_ = nullptr;
+    std::size_t size_ = 0;
+};
 /// "<strerror> (errno N)".
 std::string errno_text(int err);
 /// fsync of a directory (makes creations and renames in it durable). Returns 0 or an errno.

@@ -32,6 +32,8 @@
 #include <tradingd/engine/decision_log.hpp>
 #include <tradingd/exec/paper_broker.hpp>
 #include <tradingd/indicators/indicator_set.hpp>
+#include <tradingd/journal/record_sink.hpp>
+#include <tradingd/journal/runner_state.hpp>
 #include <tradingd/market/market_data_window.hpp>
 #include <tradingd/strategy/lua/lua_strategy.hpp>
 #include <tradingd/strategy/state_machine.hpp>
@@ -84,16 +86,24 @@ struct runner_summary {
     double last_ask = 0;
 };
 
-class runner_core {
+class runner_core final : private strategy::context_observer {
 public:
     /// Loads the symbol's script. A load failure is not fatal: it is logged, recorded in the
     /// decision log and the runner starts suspended (see load_error()).
     /// `limits_override` (benchmarks only: e.g. hardening = false to measure the sandbox's cost)
     /// replaces to_limits(sandbox) for every load and reload of this runner.
+    /// `journal` (null: nothing is journaled) receives a record for every change to the durable
+    /// state (journal/record.hpp) before the change is reported; while it is unhealthy no new
+    /// position is opened. `restored` (from the journal at start) is installed before the script
+    /// loads, so on_init sees the restored ctx: phase, position with its stop/target, P&L,
+    /// history, ctx and paper account; a suspension carries over while the script is the same
+    /// version. It must outlive the constructor call only.
     runner_core(const config::symbol_config& symbol, const config::sandbox_config& sandbox,
                 const config::paper_config& paper, decision_sink& decisions,
                 std::shared_ptr<spdlog::logger> logger,
-                const strategy::lua::sandbox_limits* limits_override = nullptr);
+                const strategy::lua::sandbox_limits* limits_override = nullptr,
+                journal::record_sink* journal = nullptr,
+                const journal::runner_state* restored = nullptr);
     ~runner_core();
     runner_core(const runner_core&) = delete;
     runner_core& operator=(const runner_core&) = delete;
@@ -171,6 +181,18 @@ private:
     decision_record base_record(timestamp_ms ts, const char* event, double price) const;
     /// Adds what a strategy call saw (candle, quote, indicator values) to a call/error record.
     void note_seen(decision_record& r, const market_event& e) const noexcept;
+    /// Installs a state restored from the journal (constructor, before the script loads).
+    void restore(const journal::runner_state& s);
+    /// After the first load: records the script version, and carries a restored suspension over.
+    void note_loaded_version(const journal::runner_state* restored);
+    /// Appends to the journal (a no-op without one). On failure, says so once (log + decision
+    /// record) and returns false.
+    bool journal_append(journal::record& r) noexcept;
+    /// Whether a new position may be opened as far as the journal is concerned; if not, records
+    /// the refusal.
+    bool journal_allows_entry(const market_event& e);
+    void on_ctx_change(std::string_view key, const scalar* value) noexcept override;
+    void on_ctx_clear() noexcept override;
 
     config::symbol_config cfg_;
     std::int32_t max_failures_;
@@ -189,6 +211,12 @@ private:
     std::string script_name_;
     config::sandbox_config sandbox_;
     std::optional<strategy::lua::sandbox_limits> limits_override_;
+
+    journal::record_sink* journal_ = nullptr;
+    bool journal_failure_noted_ = false;
+    bool account_opened_ = false;       ///< the journal has this runner's starting cash
+    bool recount_bars_held_ = false;    ///< a restored position: bars_held from candle times
+    timestamp_ms event_ts_ = 0;         ///< of the event being processed (journal records)
 
     const std::atomic<bool>* wedged_ = nullptr;
     quote last_quote_{};
