@@ -18,8 +18,13 @@ namespace fs = std::filesystem;
 
 std::uint32_t crc32_of(std::string_view a, std::string_view b) noexcept {
     uLong crc = ::crc32(0L, Z_NULL, 0);
-    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(a.data()), static_cast<uInt>(a.size()));
-    crc = ::crc32(crc, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size()));
+    if (!a.empty()) {
+        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(a.data()), static_cast<uInt>(a.size()));
+    }
+    // crc32(crc, Z_NULL, 0) would return the initial value, not crc: skip empty parts.
+    if (!b.empty()) {
+        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(b.size()));
+    }
     return static_cast<std::uint32_t>(crc);
 }
 

@@ -176,7 +176,7 @@ runner_state get_runner(detail::byte_reader& in) {
     m.fees_paid = in.f64();
     m.trade_count = in.u64();
     const std::uint32_t history = in.u32();
-    for (std::uint32_t i = 0; i < history && in.ok() && i <= in.remaining(); ++i) {
+    for (std::uint32_t i = 0; i < history && in.ok(); ++i) {
         strategy::transition t;
         t.from = get_phase(in);
         t.to = get_phase(in);
@@ -193,7 +193,7 @@ runner_state get_runner(detail::byte_reader& in) {
     a.fees = in.f64();
     a.fill_count = in.u64();
     const std::uint32_t fills = in.u32();
-    for (std::uint32_t i = 0; i < fills && in.ok() && i <= in.remaining(); ++i)
+    for (std::uint32_t i = 0; i < fills && in.ok(); ++i)
         a.fills.push_back(in.fill());
     s.broker.restore(a);
     s.script_hash = std::string(in.str());
