@@ -6,6 +6,8 @@
 
 #include <tradingd/cli/commands.hpp>
 
+#include "decisions_cli.hpp"
+
 #ifndef TRADINGD_VERSION
 #define TRADINGD_VERSION "unknown"
 #endif
@@ -67,6 +69,9 @@ int main(int argc, char** argv) {
     ind->add_option("--spec", spec, "Comma-separated indicators, e.g. \"sma(20),rsi(14)\"")
         ->capture_default_str();
 
+    detail::decision_command_options decision_options;
+    detail::add_decision_commands(app, decision_options);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -78,6 +83,7 @@ int main(int argc, char** argv) {
         return check_config(check_config_path);
     }
     if (*ind) return print_indicators(data_path, spec);
+    if (auto code = detail::run_decision_commands(decision_options)) return *code;
     if (config_path.empty()) {
         std::cerr << "tradingd: --config FILE is required (see tradingd --help)\n";
         return 2;

@@ -230,7 +230,11 @@ int run_daemon(const std::filesystem::path& config_path,
         std::filesystem::create_directories(settings.daemon.state_dir);
         lock = std::make_unique<journal::state_lock>(settings.daemon.state_dir,
                                                      "config " + config_path.string());
-        decisions = std::make_unique<engine::decision_log_file>(settings.daemon.decision_log);
+        decisions = std::make_unique<engine::decision_log_file>(
+            settings.daemon.decision_log,
+            engine::decision_log_rotation{
+                static_cast<std::uint64_t>(settings.daemon.decision_log_max_mb) << 20,
+                std::chrono::days(settings.daemon.decision_log_keep_days)});
         journal = open_journal(settings);
     } catch (const std::exception& e) {
         spdlog::critical("cannot start: {}", e.what());
