@@ -69,6 +69,14 @@ int main(int argc, char** argv) {
     ind->add_option("--spec", spec, "Comma-separated indicators, e.g. \"sma(20),rsi(14)\"")
         ->capture_default_str();
 
+    auto* jcmd = app.add_subcommand(
+        "journal", "Print the state the journal implies (read-only; safe while the daemon runs)");
+    std::string journal_state_dir;
+    bool journal_json = false;
+    jcmd->add_option("--state-dir", journal_state_dir, "The daemon's [daemon] state_dir")
+        ->required();
+    jcmd->add_flag("--json", journal_json, "JSON instead of a table");
+
     detail::decision_command_options decision_options;
     detail::add_decision_commands(app, decision_options);
 
@@ -83,6 +91,7 @@ int main(int argc, char** argv) {
         return check_config(check_config_path);
     }
     if (*ind) return print_indicators(data_path, spec);
+    if (*jcmd) return print_journal(journal_state_dir, journal_json, std::cout);
     if (auto code = detail::run_decision_commands(decision_options)) return *code;
     if (config_path.empty()) {
         std::cerr << "tradingd: --config FILE is required (see tradingd --help)\n";

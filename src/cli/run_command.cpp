@@ -157,14 +157,29 @@ std::unique_ptr<journal::journal> open_journal(const config::daemon_settings& s)
     auto j = std::make_unique<journal::journal>(s.daemon.state_dir / "journal", s.journal,
                                                 named_logger("journal"));
     const auto& r = j->report();
-    spdlog::info("journal {}: {} runner state(s) restored, {} records replayed{} in {:.1f} ms "
-                 "({} durability)",
-                 j->directory().string(), j->recovered().runners.size(), r.records_replayed,
-                 r.snapshot_seq > 0 ? fmt::format(" after the snapshot at record {}",
-                                                  r.snapshot_seq)
-                                    : std::string(),
-                 r.seconds * 1000, s.journal.durability);
+    spdlog::info(
+        "journal {}: {} runner state(s) restored, {} records replayed{} in {:.1f} ms "
+        "({} durability)",
+        j->directory().string(), j->recovered().runners.size(), r.records_replayed,
+        r.snapshot_seq > 0 ? fmt::format(" after the snapshot at record {}", r.snapshot_seq)
+                           : std::string(),
+        r.seconds * 1000, s.journal.durability);
     return j;
+}
+
+/// After a restart the simulated feed continues after the journal's newest record (on a day
+/// boundary, which every interval divides), so market time never runs backwards across restarts:
+/// a restored position's bars_held, the decision log and `tradingd why` stay consistent.
+void continue_sim_clock(config::daemon_settings& s, const journal::journal_state& state) {
+    if (s.feed.type != "sim") return;
+    timestamp_ms newest = 0;
+    for (const auto& [symbol, runner] : state.runners)
+        newest = std::max(newest, runner.last_ts);
+    constexpr timestamp_ms day = 86'400'000;
+    if (newest < s.feed.sim.start_time) return;
+    s.feed.sim.start_time = (newest / day + 1) * day;
+    spdlog::info("simulated feed: continuing after the journal's newest record (start time {})",
+                 s.feed.sim.start_time);
 }
 
 /// A journaled runner whose symbol the config no longer has: its state is kept in the journal
@@ -241,6 +256,7 @@ int run_daemon(const std::filesystem::path& config_path,
         return 1;
     }
     warn_unconfigured(journal->recovered(), settings);
+    continue_sim_clock(settings, journal->recovered());
 
     std::vector<std::unique_ptr<engine::symbol_runner>> runners;
     // One runner (core + thread + queue) per symbol: at start and for symbols a config reload adds.

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include <tradingd/engine/runner_core.hpp>
+#include <tradingd/journal/state_json.hpp>
 #include <tradingd/strategy/lua/content_hash.hpp>
 
 namespace tradingd::engine {
@@ -309,8 +310,19 @@ void runner_core::restore(const journal::runner_state& s) {
             : std::string(),
         machine_.realized_pnl(), machine_.trade_count(), machine_.ctx().size(), broker_.cash(),
         s.script_hash.empty() ? "none" : s.script_hash);
+    // What the runner now holds, in the form `tradingd journal` prints the journal's state: a
+    // restart can be checked field by field against the journal it restored from.
+    journal::runner_state live;
+    live.machine.restore(machine_.image());
+    live.broker.restore(broker_.account());
+    live.has_account = account_opened_;
+    live.script_hash = s.script_hash;
+    live.suspended = s.suspended;
+    live.suspension_reason = s.suspension_reason;
+    const std::string state = journal::state_json(live).dump();
     decision_record r = base_record(s.last_ts, "restored", pos ? pos->entry_price : 0);
     r.reason = "restored from the journal";
+    r.message = state;
     r.script_hash = s.script_hash;
     if (pos) {
         r.side = strategy::side_name(pos->direction);
@@ -357,9 +369,10 @@ bool runner_core::journal_append(journal::record& r) noexcept {
         journal_failure_noted_ = true;
         try {
             const std::string why = journal_->failure();
-            log_->critical("{}: the journal cannot record changes ({}): no new positions; open "
-                           "positions stay protected by their stop-loss/take-profit",
-                           cfg_.symbol, why);
+            log_->critical(
+                "{}: the journal cannot record changes ({}): no new positions; open "
+                "positions stay protected by their stop-loss/take-profit",
+                cfg_.symbol, why);
             decision_record d = base_record(event_ts_, "error", last_quote_.bid);
             d.message = "journal failed: " + why;
             decisions_.write(d);

@@ -68,6 +68,11 @@ int explain_decision(const why_query& q, std::ostream& out, std::ostream& err);
 /// malformed.
 std::optional<std::int64_t> parse_time(std::string_view text);
 
+/// `tradingd journal --state-dir DIR [--json]`: the state the journal in DIR/journal implies
+/// (every runner's phase, position, P&L, ctx, account, script version), read-only. 1 when the
+/// journal cannot be read (the message names the file and offset).
+int print_journal(const std::filesystem::path& state_dir, bool as_json, std::ostream& out);
+
 /// "30s", "500ms", "2m", "1h", "1d" or a plain number of seconds. nullopt when malformed or <= 0.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
