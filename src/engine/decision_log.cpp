@@ -193,7 +193,20 @@ bool decision_log_file::open_locked() {
     std::error_code ec;
     const auto size = std::filesystem::file_size(path_, ec);
     size_ = ec ? 0 : size;
+    end_with_newline();
     return true;
+}
+
+void decision_log_file::end_with_newline() {
+    // A crash (kill -9) can cut the last line short: start on a new line so the next record is
+    // not glued to it (readers skip the cut line as malformed, and keep the new one).
+    if (size_ == 0) return;
+    std::FILE* in = std::fopen(path_.c_str(), "rbe");
+    if (in == nullptr) return;
+    int last = '\n';
+    if (std::fseek(in, -1, SEEK_END) == 0) last = std::fgetc(in);
+    std::fclose(in);
+    if (last != '\n' && std::fputc('\n', file_) != EOF && std::fflush(file_) == 0) ++size_;
 }
 
 void decision_log_file::rotate_locked() {

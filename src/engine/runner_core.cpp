@@ -373,8 +373,9 @@ bool runner_core::journal_append(journal::record& r) noexcept {
                 "{}: the journal cannot record changes ({}): no new positions; open "
                 "positions stay protected by their stop-loss/take-profit",
                 cfg_.symbol, why);
+            const std::string message = "journal failed: " + why;  // outlives the record
             decision_record d = base_record(event_ts_, "error", last_quote_.bid);
-            d.message = "journal failed: " + why;
+            d.message = message;
             decisions_.write(d);
         } catch (...) {  // reporting must not throw out of a noexcept path
         }

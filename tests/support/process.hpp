@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -23,8 +24,9 @@ namespace tradingd::testing {
 /// when destroyed.
 class child_process {
 public:
+    /// `extra_env`: "NAME=value" entries added to (or replacing) this process's environment.
     child_process(const std::vector<std::string>& argv, const std::filesystem::path& out,
-                  const std::filesystem::path& err)
+                  const std::filesystem::path& err, const std::vector<std::string>& extra_env = {})
         : out_(out), err_(err) {
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
@@ -35,7 +37,19 @@ public:
         for (const auto& a : argv)
             args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
-        const int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+        std::vector<char*> env;
+        for (char** e = environ; *e != nullptr; ++e) {
+            const std::string_view entry(*e);
+            const auto name = entry.substr(0, entry.find('=') + 1);
+            bool overridden = false;
+            for (const auto& x : extra_env)
+                overridden |= std::string_view(x).starts_with(name);
+            if (!overridden) env.push_back(*e);
+        }
+        for (const auto& e : extra_env)
+            env.push_back(const_cast<char*>(e.c_str()));
+        env.push_back(nullptr);
+        const int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), env.data());
         posix_spawn_file_actions_destroy(&fa);
         if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed");
     }
@@ -50,6 +64,7 @@ public:
     child_process& operator=(const child_process&) = delete;
 
     void signal(int sig) { ::kill(pid_, sig); }
+    pid_t pid() const noexcept { return pid_; }
 
     /// Waits up to `timeout`; returns the exit code (128+signal if killed), nullopt on timeout.
     std::optional<int> wait(std::chrono::milliseconds timeout) {

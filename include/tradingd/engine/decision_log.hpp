@@ -128,6 +128,7 @@ private:
     /// Deletes rotated files older than rotation_.keep (no-op when keep is 0).
     void prune_old_files() const;
     bool open_locked();
+    void end_with_newline();
 
     std::filesystem::path path_;
     decision_log_rotation rotation_;
