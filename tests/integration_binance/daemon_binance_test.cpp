@@ -6,6 +6,8 @@
 
 #include <mock_exchange.hpp>
 #include <process.hpp>
+#include <cmath>
+#include <ctime>
 #include <regex>
 #include <sstream>
 #include <test_support.hpp>
@@ -39,7 +41,8 @@ struct daemon_run {
     std::unique_ptr<child_process> proc;
 
     explicit daemon_run(mock_options options, const std::string& extra_feed_settings = "",
-                        const std::string& host_name = "127.0.0.1")
+                        const std::string& host_name = "127.0.0.1",
+                        const std::vector<std::string>& env = {})
         : mock(std::move(options)) {
         mock.start();
         const auto ca = mock.certificates().write(dir.path());
@@ -61,7 +64,7 @@ struct daemon_run {
         proc = std::make_unique<child_process>(
             std::vector<std::string>{TRADINGD_BINARY, "--config",
                                      (dir.path() / "tradingd.toml").string()},
-            dir.path() / "out", dir.path() / "err");
+            dir.path() / "out", dir.path() / "err", env);
     }
 
     std::string err() const { return read_file(dir.path() / "err"); }
@@ -232,4 +235,49 @@ TEST_CASE("daemon + mock Binance: SIGHUP adding a symbol starts its runner on it
     run.check_exactly_once("ETHUSDT", 25);
     run.stop_and_check();
     CHECK(run.out().find("ETHUSDT") != std::string::npos);
+}
+
+TEST_CASE(
+    "daemon + mock Binance: the wall clock stepped back and forward 1 h mid-run: no "
+    "duplicate or missing candle, no reconnect (P09)") {
+    temp_dir clock_dir;
+    const auto offset = clock_dir.write("offset", "0");
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    daemon_run run(market(), "", "127.0.0.1",
+                   {std::string("LD_PRELOAD=") + TRADINGD_FAULT_PRELOAD,
+                    "TRADINGD_FAULT_CLOCK_OFFSET_FILE=" + offset.string(),
+                    std::string("ASAN_OPTIONS=") + (asan ? std::string(asan) + ":" : "") +
+                        "verify_asan_link_order=0"});
+    REQUIRE(run.wait_for_live(3));
+    // How far the daemon's wall clock is from ours, read from its newest log line's time of day.
+    const auto skew = [&] {
+        const std::string text = run.err();
+        const auto line = text.rfind("\n20", text.size() - 2);
+        if (line == std::string::npos) return 0L;
+        const long h = std::stol(text.substr(line + 12, 2)),
+                   m = std::stol(text.substr(line + 15, 2)),
+                   sec = std::stol(text.substr(line + 18, 2));
+        const std::time_t now = std::time(nullptr);
+        std::tm tm{};
+        localtime_r(&now, &tm);
+        long d = (h * 3600 + m * 60 + sec) - (tm.tm_hour * 3600L + tm.tm_min * 60 + tm.tm_sec);
+        if (d > 43'200) d -= 86'400;
+        if (d <= -43'200) d += 86'400;
+        return d;
+    };
+    clock_dir.write("offset", "-3600");  // an NTP step back (or an operator's date -s)
+    auto before = run.count("closed (live)");
+    REQUIRE(run.wait_for_live(before + 5));
+    CHECK(std::abs(skew() + 3600) < 120);  // the step reached the daemon
+    clock_dir.write("offset", "3600");
+    before = run.count("closed (live)");
+    REQUIRE(run.wait_for_live(before + 5));
+    CHECK(std::abs(skew() - 3600) < 120);
+    clock_dir.write("offset", "0");
+    before = run.count("closed (live)");
+    REQUIRE(run.wait_for_live(before + 3));
+    CHECK(run.count("connected to") == 1);  // no reconnect: timeouts run on the monotonic clock
+    CHECK(run.count("connection lost") == 0);
+    CHECK(run.count("no market data for") == 0);
+    run.stop_and_check();  // exactly once, in order
 }

@@ -108,3 +108,58 @@ int mkdir(const char* path, mode_t mode) {
     }
     return REAL("mkdir", int (*)(const char*, mode_t))(path, mode);
 }
+
+// TRADINGD_FAULT_CLOCK_OFFSET_FILE=PATH: the wall clock (CLOCK_REALTIME, time, gettimeofday) is
+// shifted by the number of seconds written in PATH (re-read at most every 50 ms), so a test can
+// step it back or forward while the daemon runs, as an NTP step or an operator would. The
+// monotonic clock is left alone.
+#include <sys/time.h>
+#include <time.h>
+
+static long clock_offset_seconds(void) {
+    static long offset = 0;
+    static struct timespec last_read = {0, 0};
+    const char* path = getenv("TRADINGD_FAULT_CLOCK_OFFSET_FILE");
+    if (path == NULL) return 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const long elapsed_ms =
+        (now.tv_sec - last_read.tv_sec) * 1000 + (now.tv_nsec - last_read.tv_nsec) / 1000000;
+    if (elapsed_ms >= 50) {
+        last_read = now;
+        FILE* f = fopen(path, "r");
+        if (f != NULL) {
+            long v = 0;
+            if (fscanf(f, "%ld", &v) == 1) offset = v;
+            fclose(f);
+        }
+    }
+    return offset;
+}
+
+typedef int (*clock_gettime_fn)(clockid_t, struct timespec*);
+
+int clock_gettime(clockid_t id, struct timespec* ts) {
+    // Cached: steady_clock calls this on hot paths; dlsym each time would distort timings.
+    static clock_gettime_fn real = NULL;
+    if (real == NULL) real = REAL("clock_gettime", clock_gettime_fn);
+    const int rc = real(id, ts);
+    if (rc == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE) &&
+        getenv("TRADINGD_FAULT_CLOCK_OFFSET_FILE") != NULL) {
+        ts->tv_sec += clock_offset_seconds();
+    }
+    return rc;
+}
+
+int gettimeofday(struct timeval* tv, void* tz) {
+    const int rc = REAL("gettimeofday", int (*)(struct timeval*, void*))(tv, tz);
+    if (rc == 0 && tv != NULL) tv->tv_sec += clock_offset_seconds();
+    return rc;
+}
+
+time_t time(time_t* out) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (out != NULL) *out = ts.tv_sec;
+    return ts.tv_sec;
+}
