@@ -528,8 +528,8 @@ std::optional<std::int64_t> parse_time(std::string_view text) {
                                           std::chrono::day(static_cast<unsigned>(day))};
     if (!ymd.ok()) return std::nullopt;
     const auto days = std::chrono::sys_days(ymd).time_since_epoch().count();
-    return ((static_cast<std::int64_t>(days) * 24 + hour) * 60 + minute) * 60'000 + second * 1000 +
-           millis;
+    return ((static_cast<std::int64_t>(days) * 24 + hour) * 60 + minute) * 60'000 +
+           static_cast<std::int64_t>(second) * 1000 + millis;
 }
 
 int print_decisions(const decisions_query& q, std::ostream& out, std::ostream& err) {

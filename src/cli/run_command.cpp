@@ -185,7 +185,9 @@ void continue_sim_clock(config::daemon_settings& s, const journal::journal_state
 /// A journaled runner whose symbol the config no longer has: its state is kept in the journal
 /// but nothing manages it. Said loudly when it holds a position.
 void warn_unconfigured(const journal::journal_state& state, const config::daemon_settings& s) {
-    for (const auto& [symbol, runner] : state.runners) {
+    for (const auto& entry : state.runners) {
+        const std::string& symbol = entry.first;
+        const journal::runner_state& runner = entry.second;
         const bool configured = std::any_of(s.symbols.begin(), s.symbols.end(),
                                             [&](const auto& sym) { return sym.symbol == symbol; });
         if (configured) continue;

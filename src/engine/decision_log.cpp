@@ -110,7 +110,11 @@ std::filesystem::path free_rotated_name(const std::filesystem::path& current, st
     auto candidate = current.parent_path() / (base + ext);
     std::error_code ec;
     for (int n = 1; std::filesystem::exists(candidate, ec); ++n) {
-        candidate = current.parent_path() / (base + "-" + std::to_string(n) + ext);
+        std::string name = base;
+        name += "-";
+        name += std::to_string(n);
+        name += ext;
+        candidate = current.parent_path() / name;
     }
     return candidate;
 }

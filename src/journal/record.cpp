@@ -43,6 +43,7 @@ const char* type_name(record_type t) noexcept {
 
 void encode(const record& r, std::string& out) {
     detail::byte_writer w(out);
+    w.u8(record_format_version);
     w.u8(static_cast<std::uint8_t>(r.type));
     w.str(r.symbol);
     w.i64(r.ts);
@@ -95,6 +96,10 @@ void encode(const record& r, std::string& out) {
 result<bool> decode(std::string_view payload, decoded_record& out) {
     detail::byte_reader in(payload);
     out.r = record{};
+    if (const std::uint8_t version = in.u8(); version != record_format_version) {
+        return error{"record format version " + std::to_string(version) + " (this tradingd reads " +
+                     std::to_string(record_format_version) + ")"};
+    }
     const std::uint8_t type = in.u8();
     out.r.type = static_cast<record_type>(type);
     out.r.symbol = in.str();

@@ -6,7 +6,8 @@
 // self-contained and applies atomically: an entry carries both the fill and the position it opened,
 // so a crash can never leave one without the other.
 //
-// Encoding (little-endian, docs/journal.md): u8 type, str symbol, i64 ts, then the type's fields;
+// Encoding (little-endian, docs/journal.md): u8 format version, u8 type, str symbol, i64 ts, then
+// the type's fields;
 // str = u32 length + bytes; opt<f64> = u8 present + f64; scalar = u8 tag (0 bool, 1 int, 2 float,
 // 3 string) + value. Decoding checks every length against the payload: a record that does not
 // decode exactly is reported, never half-applied.
@@ -24,6 +25,10 @@
 #include <tradingd/strategy/position.hpp>
 
 namespace tradingd::journal {
+
+/// The first byte of every record. A reader refuses any other version with an error naming it,
+/// so an older tradingd never misreads a newer journal.
+constexpr std::uint8_t record_format_version = 1;
 
 enum class record_type : std::uint8_t {
     script = 1,              ///< text: content hash of the version now running; name: file name

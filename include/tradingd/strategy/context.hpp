@@ -37,7 +37,7 @@ public:
     context(const context& o) : entries_(o.entries_) {}
     context(context&& o) noexcept : entries_(std::move(o.entries_)) {}
     context& operator=(const context& o) {
-        entries_ = o.entries_;
+        if (this != &o) entries_ = o.entries_;
         return *this;
     }
     context& operator=(context&& o) noexcept {

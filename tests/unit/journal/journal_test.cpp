@@ -427,3 +427,16 @@ TEST_CASE("journal: a snapshot body decodes to the state it encoded") {
         CHECK(back.value() == expected);
     }
 }
+
+TEST_CASE("journal: a record of another format version is refused, naming the version") {
+    journal_state expected;
+    life_generator gen(2);
+    std::string buf;
+    encode(gen.next(expected), buf);
+    CHECK(static_cast<std::uint8_t>(buf[0]) == record_format_version);
+    buf[0] = static_cast<char>(record_format_version + 1);
+    decoded_record d;
+    const auto r = decode(buf, d);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error_message().find("record format version 2") != std::string::npos);
+}
