@@ -4,10 +4,10 @@
 // reconnects happen within the configured bounds, and the daemon neither crashes nor wedges.
 #include <doctest/doctest.h>
 
-#include <mock_exchange.hpp>
-#include <process.hpp>
 #include <cmath>
 #include <ctime>
+#include <mock_exchange.hpp>
+#include <process.hpp>
 #include <regex>
 #include <sstream>
 #include <test_support.hpp>

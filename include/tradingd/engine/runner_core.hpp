@@ -214,9 +214,9 @@ private:
 
     journal::record_sink* journal_ = nullptr;
     bool journal_failure_noted_ = false;
-    bool account_opened_ = false;       ///< the journal has this runner's starting cash
-    bool recount_bars_held_ = false;    ///< a restored position: bars_held from candle times
-    timestamp_ms event_ts_ = 0;         ///< of the event being processed (journal records)
+    bool account_opened_ = false;     ///< the journal has this runner's starting cash
+    bool recount_bars_held_ = false;  ///< a restored position: bars_held from candle times
+    timestamp_ms event_ts_ = 0;       ///< of the event being processed (journal records)
 
     const std::atomic<bool>* wedged_ = nullptr;
     quote last_quote_{};
