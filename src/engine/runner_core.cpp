@@ -485,10 +485,11 @@ result<bool> runner_core::install(prepared_strategy p) {
     machine_.ctx() = std::move(adopted).value();
     p.strategy->rebind_context(&machine_.ctx());
     if (journal_ != nullptr) {
+        const std::string file = p.symbol.strategy_path.filename().string();  // outlives v
         journal::record v;
         v.type = journal::record_type::script;
         v.text = p.hash;
-        v.name = p.symbol.strategy_path.filename().string();
+        v.name = file;
         journal_append(v);
         // The adopted ctx replaced the old one wholesale (on_reload may have rewritten it).
         const journal::ctx_entries& entries = machine_.ctx().entries();
