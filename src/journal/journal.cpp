@@ -59,6 +59,11 @@ journal::journal(const fs::path& dir, const config::journal_config& cfg,
     report_ = r.report;
     state_ = std::move(r.state);
     next_seq_ = state_.last_seq + 1;
+    // Records replayed now count towards the next snapshot: frequent restarts must not let the
+    // journal behind the snapshot (and the next restart's replay) grow without bound.
+    since_snapshot_ = report_.records_replayed;
+    snapshot_due_ = since_snapshot_ >= static_cast<std::uint64_t>(cfg_.snapshot_every);
+    if (snapshot_due_) since_snapshot_ = 0;
     stats_.last_seq = state_.last_seq;
     stats_.synced_seq = state_.last_seq;
     if (!r.last_segment.empty()) {

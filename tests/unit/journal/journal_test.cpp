@@ -440,3 +440,20 @@ TEST_CASE("journal: a record of another format version is refused, naming the ve
     REQUIRE_FALSE(r.ok());
     CHECK(r.error_message().find("record format version 2") != std::string::npos);
 }
+
+TEST_CASE("journal: records replayed at open count towards the next snapshot") {
+    temp_dir dir;
+    const journal_state expected = write_life(dir.path(), small(), 1'500);
+    auto cfg = small();
+    cfg.snapshot_every = 1'000;
+    {
+        journal_file j(dir.path(), cfg, quiet());
+        // Restarting often must not let the replay grow without bound: a snapshot is due now.
+        REQUIRE(tradingd::testing::wait_until([&] { return j.stats().snapshots == 1; },
+                                              std::chrono::seconds(10)));
+    }
+    recovery_report report;
+    CHECK(read_journal(dir.path(), &report) == expected);
+    CHECK(report.snapshot_seq == 1'500);
+    CHECK(report.records_replayed == 0);
+}
