@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan) in build-fuzz/ and runs them.
 #
 #   scripts/fuzz.sh                      every target, 300 s each
-#   scripts/fuzz.sh --smoke              every target, 30 s each (what CI runs)
+#   scripts/fuzz.sh --smoke              every target, 20 s each (what CI runs)
 #   scripts/fuzz.sh --seconds 3600 lua_strategy_fuzz
 #
 # Targets: lua_strategy_fuzz, action_fuzz (see docs/fuzzing.md). Each runs on a COPY of its seed
@@ -18,7 +18,7 @@ seconds=300
 targets=()
 while (($#)); do
     case $1 in
-        --smoke) seconds=30 ;;
+        --smoke) seconds=20 ;;
         --seconds)
             [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "fuzz: --seconds needs a number" >&2; exit 2; }
             seconds=$2
