@@ -69,17 +69,6 @@ std::optional<double> number_of(const nlohmann::ordered_json& j, const char* key
     return it->get<double>();
 }
 
-std::string iso_ms(std::int64_t ts) {
-    const auto secs = static_cast<std::time_t>(ts >= 0 ? ts / 1000 : (ts - 999) / 1000);
-    const int millis = static_cast<int>(((ts % 1000) + 1000) % 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-    return buf;
-}
-
 std::string short_number(double v, int digits) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*g", digits, v);

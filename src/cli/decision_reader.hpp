@@ -34,8 +34,6 @@ std::size_t read_decision_log(const std::vector<std::filesystem::path>& files, s
 std::string text_of(const nlohmann::ordered_json& j, const char* key);
 /// The number at `key`, or nullopt when absent or not a number.
 std::optional<double> number_of(const nlohmann::ordered_json& j, const char* key);
-/// "2024-01-01T03:35:59.999Z".
-std::string iso_ms(std::int64_t ts);
 /// A number in at most `digits` significant digits ("30257.515", "0.01").
 std::string short_number(double v, int digits = 8);
 

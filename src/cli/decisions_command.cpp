@@ -16,7 +16,6 @@ namespace tradingd::cli {
 namespace {
 
 using detail::decision_line;
-using detail::iso_ms;
 using detail::number_of;
 using detail::short_number;
 using detail::text_of;
@@ -123,7 +122,7 @@ void print_table_row(std::ostream& out, const decision_line& d) {
     const auto quantity = number_of(d.json, "quantity");
     const auto pnl = number_of(d.json, "pnl");
     const auto price = number_of(d.json, "price");
-    out << std::left << std::setw(25) << iso_ms(d.ts) << std::setw(10) << d.symbol << ' '
+    out << std::left << std::setw(25) << engine::iso_time(d.ts) << std::setw(10) << d.symbol << ' '
         << std::setw(13) << d.event << ' ' << std::setw(21) << state_text(d) << ' ' << std::setw(34)
         << call_text(d) << ' ' << std::setw(12)
         << (price && *price != 0 ? short_number(*price) : std::string("-")) << ' ' << std::setw(10)
@@ -221,12 +220,13 @@ std::string not_called_because(const run_records& run, std::int64_t close,
                text_of(load_error->json, "message") + ") and no version was loaded since";
     }
     if (suspended != nullptr) {
-        return "no function was called: the strategy was suspended at " + iso_ms(suspended->ts) +
-               " (" + text_of(suspended->json, "reason") + ") and not reloaded since";
+        return "no function was called: the strategy was suspended at " +
+               engine::iso_time(suspended->ts) + " (" + text_of(suspended->json, "reason") +
+               ") and not reloaded since";
     }
     if (retired != nullptr && state != "InPosition") {
         return "no function was called: the symbol was removed from the configuration at " +
-               iso_ms(retired->ts) +
+               engine::iso_time(retired->ts) +
                " and not added back (a retired runner only manages an "
                "open position)";
     }
@@ -238,7 +238,7 @@ json explain(const std::vector<run_records>& runs, const why_query& q) {
     json r;
     r["symbol"] = q.symbol;
     r["at"] = q.at;
-    r["at_time"] = iso_ms(q.at);
+    r["at_time"] = engine::iso_time(q.at);
     json notes = json::array();
     if (runs.size() > 1) {
         notes.push_back("the log holds " + std::to_string(runs.size()) + " runs of " + q.symbol +
@@ -246,8 +246,8 @@ json explain(const std::vector<run_records>& runs, const why_query& q) {
                         "run that covers this time");
     }
     const auto& run = pick_run(runs, q.at);
-    r["first_record"] = iso_ms(run.first_ts);
-    r["last_record"] = iso_ms(run.last_ts);
+    r["first_record"] = engine::iso_time(run.first_ts);
+    r["last_record"] = engine::iso_time(run.last_ts);
 
     const auto interval = interval_near(run, q.at);
     std::int64_t open = q.at;
@@ -260,8 +260,8 @@ json explain(const std::vector<run_records>& runs, const why_query& q) {
         close = open + length - 1;
         r["candle"] = {{"open_time", open},
                        {"close_time", close},
-                       {"open", iso_ms(open)},
-                       {"close", iso_ms(close)},
+                       {"open", engine::iso_time(open)},
+                       {"close", engine::iso_time(close)},
                        {"interval_ms", length}};
     } else {
         r["candle"] = nullptr;
@@ -342,13 +342,14 @@ json explain(const std::vector<run_records>& runs, const why_query& q) {
         explanation = in_state + why_not;
     } else if (coverage != "within") {
         r["result"] = "unknown";
-        explanation =
-            coverage == "before_first"
-                ? "this is before the first record for " + q.symbol + " (" + iso_ms(run.first_ts) +
-                      "): the log cannot tell whether the runner was running"
-                : "this is after the last record for " + q.symbol + " (" + iso_ms(run.last_ts) +
-                      "): every call may have returned nil or the daemon was not "
-                      "running; the log cannot tell which";
+        explanation = coverage == "before_first"
+                          ? "this is before the first record for " + q.symbol + " (" +
+                                engine::iso_time(run.first_ts) +
+                                "): the log cannot tell whether the runner was running"
+                          : "this is after the last record for " + q.symbol + " (" +
+                                engine::iso_time(run.last_ts) +
+                                "): every call may have returned nil or the daemon was not "
+                                "running; the log cannot tell which";
     } else {
         r["result"] = "nil";
         explanation =
@@ -383,7 +384,7 @@ std::string value_text(const json& v) {
 std::string followed_text(const json& j) {
     const std::string event = text_of(j, "event");
     std::ostringstream s;
-    s << iso_ms(j["ts"].get<std::int64_t>()) << "  " << event;
+    s << engine::iso_time(j["ts"].get<std::int64_t>()) << "  " << event;
     const auto price = number_of(j, "price");
     if (event == "transition") {
         s << " " << text_of(j, "state") << " -> " << text_of(j, "to");

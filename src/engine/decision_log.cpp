@@ -15,17 +15,6 @@
 namespace tradingd::engine {
 namespace {
 
-std::string iso_time(timestamp_ms ts) {
-    const std::time_t secs = static_cast<std::time_t>(ts / 1000);
-    const int millis = static_cast<int>(((ts % 1000) + 1000) % 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-    return buf;
-}
-
 void put_optional(nlohmann::ordered_json& j, const char* key, const std::optional<double>& v) {
     if (v) j[key] = *v;
 }
@@ -141,6 +130,17 @@ std::vector<std::filesystem::path> decision_log_files(const std::filesystem::pat
         files.push_back(std::move(path));
     if (std::filesystem::exists(current, ec)) files.push_back(current);
     return files;
+}
+
+std::string iso_time(timestamp_ms ts) {
+    const auto secs = static_cast<std::time_t>(ts >= 0 ? ts / 1000 : (ts - 999) / 1000);
+    const int millis = static_cast<int>(((ts % 1000) + 1000) % 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    return buf;
 }
 
 std::string to_json_line(const decision_record& r) {

@@ -353,9 +353,7 @@ void runner_core::note_loaded_version(const journal::runner_state* restored) {
                     cfg_.symbol, script_name_, hash, suspension_reason_);
         return;
     }
-    journal::record r;
-    r.type = journal::record_type::resumed;
-    journal_append(r);
+    journal_text(journal::record_type::resumed, {});
     log_->info("{}: a new script version ({}) lifts the suspension recorded before the restart",
                cfg_.symbol, hash);
 }
@@ -381,6 +379,15 @@ bool runner_core::journal_append(journal::record& r) noexcept {
         }
     }
     return false;
+}
+
+bool runner_core::journal_text(journal::record_type type, std::string_view text,
+                               timestamp_ms ts) noexcept {
+    journal::record r;
+    r.type = type;
+    r.text = text;
+    r.ts = ts;
+    return journal_append(r);
 }
 
 bool runner_core::journal_allows_entry(const market_event& e) {
@@ -511,9 +518,7 @@ result<bool> runner_core::install(prepared_strategy p) {
         suspended_ = false;
         suspension_reason_.clear();
         if (was_suspended) {
-            journal::record u;
-            u.type = journal::record_type::resumed;
-            journal_append(u);
+            journal_text(journal::record_type::resumed, {});
         }
     }
     consecutive_failures_ = 0;
@@ -645,20 +650,14 @@ void runner_core::apply(const strategy::action& a, const market_event& e, const 
         const std::string_view reason = non_empty_or(o->reason, "opportunity");
         legal = machine_.begin_analysis(e.ts, reason);
         if (legal) {
-            journal::record j;
-            j.type = journal::record_type::analysis_begun;
-            j.text = reason;
-            journal_append(j);
+            journal_text(journal::record_type::analysis_begun, reason);
             transition(before, reason);
         }
     } else if (const auto* c = std::get_if<strategy::cancel_analysis>(&a)) {
         const std::string_view reason = non_empty_or(c->reason, "analysis cancelled");
         legal = machine_.cancel_analysis(e.ts, reason);
         if (legal) {
-            journal::record j;
-            j.type = journal::record_type::analysis_cancelled;
-            j.text = reason;
-            journal_append(j);
+            journal_text(journal::record_type::analysis_cancelled, reason);
             transition(before, reason);
         }
     } else if (const auto* en = std::get_if<strategy::enter_position>(&a)) {
@@ -823,11 +822,7 @@ void runner_core::on_failure(const market_event& e, const char* function,
 void runner_core::suspend(timestamp_ms ts, const std::string& reason) {
     suspended_ = true;
     suspension_reason_ = reason;
-    journal::record j;
-    j.type = journal::record_type::suspended;
-    j.ts = ts;
-    j.text = reason;
-    journal_append(j);
+    journal_text(journal::record_type::suspended, reason, ts);
     log_->error(
         "{}: strategy {} SUSPENDED ({}); no new entries; an open position stays protected "
         "by its stop-loss/take-profit; fix the script to resume",
@@ -869,11 +864,8 @@ void runner_core::retire(bool flatten) {
     decisions_.write(r);
     if (machine_.current() == phase::analyzing) {
         machine_.cancel_analysis(ts, "symbol removed from the configuration");
-        journal::record j;
-        j.type = journal::record_type::analysis_cancelled;
-        j.ts = ts;
-        j.text = "symbol removed from the configuration";
-        journal_append(j);
+        journal_text(journal::record_type::analysis_cancelled,
+                     "symbol removed from the configuration", ts);
         decision_record t = base_record(ts, "transition", last_quote_.bid);
         t.state = strategy::phase_name(phase::analyzing);
         t.to_state = strategy::phase_name(phase::idle);

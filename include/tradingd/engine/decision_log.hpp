@@ -72,6 +72,10 @@ public:
     virtual void write(const decision_record& r) noexcept = 0;
 };
 
+/// "2024-01-01T00:01:00.000Z": a record's `time` field (UTC, millisecond precision; negative
+/// times round down).
+std::string iso_time(timestamp_ms ts);
+
 /// Renders a record as one JSON line (without the trailing newline).
 std::string to_json_line(const decision_record& r);
 

@@ -188,6 +188,10 @@ private:
     /// Appends to the journal (a no-op without one). On failure, says so once (log + decision
     /// record) and returns false.
     bool journal_append(journal::record& r) noexcept;
+    /// journal_append of a record that carries only a text (reason): analyses, suspension, ...
+    /// `ts` 0: the current event's time.
+    bool journal_text(journal::record_type type, std::string_view text,
+                      timestamp_ms ts = 0) noexcept;
     /// Whether a new position may be opened as far as the journal is concerned; if not, records
     /// the refusal.
     bool journal_allows_entry(const market_event& e);
