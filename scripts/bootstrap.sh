@@ -25,6 +25,10 @@ packages=(
     libboost1.81-dev       # Boost.Beast + Asio: the Binance WebSocket and REST clients
     libssl-dev             # TLS (OpenSSL 3), also generates the tests' throwaway certificates
     libsimdjson-dev        # market-data message parsing on the hot path
+    libsystemd-dev         # sd_notify: Type=notify readiness, STATUS lines, the systemd watchdog
+    prometheus             # promtool: the tests check /metrics with `promtool check metrics`
+    wrk                    # the HTTP status server load test
+    systemd                # systemd-analyze verify on systemd/tradingd.service (tests)
     zlib1g-dev             # crc32 of journal records and snapshots
     ca-certificates        # the system CA store the live TLS connections verify against
     clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer + ASan/UBSan runtimes for clang

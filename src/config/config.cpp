@@ -13,6 +13,7 @@
 #include <tradingd/config/config.hpp>
 #include <tradingd/core/url.hpp>
 
+#include "service_sections.hpp"
 #include "toml_reader.hpp"
 
 namespace tradingd::config {
@@ -27,6 +28,7 @@ using detail::problem_list;
 using detail::read_integer;
 using detail::read_integer_as;
 using detail::read_number;
+using detail::read_path;
 using detail::read_string;
 using detail::table_reader;
 using detail::type_name;
@@ -55,28 +57,6 @@ struct parse_state {
         what += p;
     }
     throw config_error(what, problems.items());
-}
-
-/// `text` relative to the config file's directory, normalised; symlinks in the existing part
-/// are resolved so logs show the real location.
-fs::path resolve_path(const fs::path& base_dir, const std::string& text) {
-    fs::path p(text);
-    if (p.is_relative()) p = base_dir / p;
-    std::error_code ec;
-    fs::path canonical = fs::weakly_canonical(p, ec);
-    return ec ? p.lexically_normal() : canonical;
-}
-
-bool read_path(table_reader& t, std::string_view key, const fs::path& base_dir, fs::path& out,
-               presence p = presence::optional) {
-    std::string text;
-    if (!read_string(t, key, text, p)) return false;
-    if (text.empty()) {
-        t.report(*t.take(key), key, "path must not be empty");
-        return false;
-    }
-    out = resolve_path(base_dir, text);
-    return true;
 }
 
 bool is_symbol_name(const std::string& s) {
@@ -144,6 +124,9 @@ daemon_config parse_daemon(table_reader t, parse_state& state) {
     }
     read_integer(t, "decision_log_max_mb", {1, 100'000}, d.decision_log_max_mb);
     read_integer(t, "decision_log_keep_days", {0, 36'500}, d.decision_log_keep_days);
+    read_path(t, "log_file", state.base_dir, d.log_file);
+    read_integer(t, "log_file_max_mb", {1, 100'000}, d.log_file_max_mb);
+    read_integer_as(t, "log_file_count", {1, 1'000}, d.log_file_count);
     t.reject_unknown_keys();
     return d;
 }
@@ -456,6 +439,7 @@ symbol_config parse_symbol(table_reader t, const daemon_config& d, const parse_s
     read_number(t, "quantity", k_positive, s.quantity, presence::required);
     s.params = parse_params(t.child("params"));
     s.sim = parse_symbol_sim(t.child("sim"));
+    s.risk = detail::parse_symbol_risk(t.child("risk"));
     t.reject_unknown_keys();
     return s;
 }
@@ -520,6 +504,8 @@ daemon_settings read_settings(const toml::table& doc, const fs::path& origin,
     s.sandbox = parse_sandbox(root.child("sandbox"));
     s.engine = parse_engine(root.child("engine"));
     s.journal = parse_journal(root.child("journal"));
+    s.http = detail::parse_http(root.child("http"), state.base_dir);
+    s.risk = detail::parse_risk(root.child("risk"), s.daemon.state_dir);
     s.symbols = parse_symbols(root, s.daemon, state);
     root.reject_unknown_keys();
     return s;

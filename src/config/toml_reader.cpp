@@ -28,6 +28,14 @@ std::string describe_range(number_range r) {
     return text;
 }
 
+std::filesystem::path resolve_path(const std::filesystem::path& base_dir, const std::string& text) {
+    std::filesystem::path p(text);
+    if (p.is_relative()) p = base_dir / p;
+    std::error_code ec;
+    std::filesystem::path canonical = std::filesystem::weakly_canonical(p, ec);
+    return ec ? p.lexically_normal() : canonical;
+}
+
 }  // namespace
 
 void problem_list::add(const toml::source_region& where, std::string_view key_path,
@@ -194,6 +202,18 @@ bool read_bool(table_reader& t, std::string_view key, bool& out, presence p) {
         return false;
     }
     out = value->get();
+    return true;
+}
+
+bool read_path(table_reader& t, std::string_view key, const std::filesystem::path& base_dir,
+               std::filesystem::path& out, presence p) {
+    std::string text;
+    if (!read_string(t, key, text, p)) return false;
+    if (text.empty()) {
+        t.report(*t.take(key), key, "path must not be empty");
+        return false;
+    }
+    out = resolve_path(base_dir, text);
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <set>
@@ -106,6 +107,10 @@ bool read_number(table_reader& t, std::string_view key, number_range range, doub
 bool read_string(table_reader& t, std::string_view key, std::string& out,
                  presence p = presence::optional);
 bool read_bool(table_reader& t, std::string_view key, bool& out, presence p = presence::optional);
+/// A non-empty path, relative ones resolved against `base_dir` (the config file's directory)
+/// and normalised; symlinks in the existing part are resolved so logs show the real location.
+bool read_path(table_reader& t, std::string_view key, const std::filesystem::path& base_dir,
+               std::filesystem::path& out, presence p = presence::optional);
 
 /// read_integer into a narrower or unsigned type; `range` must fit in `Int`.
 template <typename Int>

@@ -255,7 +255,8 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
                          const config::paper_config& paper, decision_sink& decisions,
                          std::shared_ptr<spdlog::logger> logger,
                          const strategy::lua::sandbox_limits* limits_override,
-                         journal::record_sink* journal, const journal::runner_state* restored)
+                         journal::record_sink* journal, const journal::runner_state* restored,
+                         risk_book* book)
     : cfg_(symbol),
       max_failures_(sandbox.max_consecutive_failures),
       decisions_(decisions),
@@ -264,10 +265,15 @@ runner_core::runner_core(const config::symbol_config& symbol, const config::sand
       indicators_(window_),
       broker_(broker_config(paper)),
       script_name_(symbol.strategy_path.filename().string()),
-      sandbox_(sandbox) {
+      sandbox_(sandbox),
+      risk_(symbol.risk),
+      book_(book) {
     if (limits_override != nullptr) limits_override_ = *limits_override;
     journal_ = journal;
-    if (restored != nullptr) restore(*restored);
+    if (restored != nullptr) {
+        restore(*restored);
+        restore_risk_state(restored->last_ts);
+    }
     if (journal_ != nullptr) machine_.ctx().set_observer(this);
     auto loaded = lua::lua_strategy::load_file(cfg_.strategy_path,
                                                binding_for(cfg_, &machine_.ctx()), limits());
@@ -400,6 +406,85 @@ bool runner_core::journal_allows_entry(const market_event& e) {
     return false;
 }
 
+bool runner_core::risk_allows_entry(double qty, const strategy::enter_position& a,
+                                    const market_event& e) {
+    const bool is_long = a.direction == strategy::side::long_side;
+    double price = is_long ? last_quote_.ask : last_quote_.bid;
+    if (!(price > 0)) price = e.bar.close;
+    std::optional<risk_refusal> refusal = risk_.check_entry(qty, price, e.ts);
+    if (!refusal && book_ != nullptr) refusal = book_->admit_entry(e.ts);
+    if (!refusal) return true;
+    const std::string_view limit = refusal->limit;
+    auto counted = std::find_if(risk_refusals_.begin(), risk_refusals_.end(),
+                                [&](const auto& c) { return c.limit == limit; });
+    if (counted == risk_refusals_.end()) {
+        risk_refusals_.push_back({std::string(limit), 0});
+        counted = std::prev(risk_refusals_.end());
+    }
+    ++counted->count;
+    decision_record r = base_record(e.ts, "risk_refused", price);
+    r.side = strategy::side_name(a.direction);
+    r.quantity = qty;
+    r.reason = limit;
+    r.message = "entry refused by risk limit " + refusal->message;
+    note(decisions_, *log_, r);
+    return false;
+}
+
+void runner_core::restore_risk_state(timestamp_ms last_ts) {
+    const auto& fills = broker_.recent_fills();
+    const double day_pnl = realized_on_day(fills, last_ts);
+    // The last exit: the newest fill after which the account was flat.
+    timestamp_ms last_exit = 0;
+    double position = 0;
+    for (const exec::fill& f : fills) {
+        position += f.side == exec::order_side::buy ? f.quantity : -f.quantity;
+        if (std::fabs(position) <= 1e-9 * std::max(1.0, f.quantity)) {
+            position = 0;
+            last_exit = f.ts;
+        }
+    }
+    risk_.restore(day_pnl, last_ts, last_exit);
+    if (book_ != nullptr) {
+        book_->note_restored(machine_.current_position().has_value(), day_pnl, last_ts);
+    }
+}
+
+void runner_core::retire_vm_stats(const strategy::lua::lua_strategy& old) {
+    const auto& s = old.stats();
+    retired_vm_.budget_aborts += s.budget_aborts;
+    retired_vm_.memory_aborts += s.memory_aborts;
+    retired_vm_.latency_samples += s.latency_samples;
+    retired_vm_.latency_total_ns += s.latency_total_ns;
+    for (std::size_t i = 0; i < s.latency_buckets.size(); ++i)
+        retired_vm_.latency_buckets[i] += s.latency_buckets[i];
+}
+
+bool runner_core::flatten(std::string_view reason) {
+    const auto& pos = machine_.current_position();
+    if (!pos) return false;
+    if (!(last_quote_.bid > 0 && last_quote_.ask > 0)) {
+        log_->error("{}: cannot flatten ({}): no quote to close the position at yet", cfg_.symbol,
+                    reason);
+        return false;
+    }
+    market_event e;
+    e.kind = event_kind::quote;
+    e.ts = last_quote_.ts;
+    e.bid = last_quote_.bid;
+    e.ask = last_quote_.ask;
+    event_ts_ = e.ts;
+    const bool is_long = pos->direction == strategy::side::long_side;
+    log_->warn("{}: closing the open position at the market: {}", cfg_.symbol, reason);
+    exit_position(e, reason, is_long ? last_quote_.bid : last_quote_.ask);
+    return !machine_.current_position().has_value();
+}
+
+void runner_core::set_risk_limits(const config::symbol_risk_config& limits) {
+    risk_.set_limits(limits);
+    cfg_.risk = limits;
+}
+
 void runner_core::on_ctx_change(std::string_view key, const scalar* value) noexcept {
     journal::record r;
     r.type = value != nullptr ? journal::record_type::ctx_set : journal::record_type::ctx_erase;
@@ -505,9 +590,11 @@ result<bool> runner_core::install(prepared_strategy p) {
         c.entries = &entries;
         journal_append(c);
     }
+    if (strategy_) retire_vm_stats(*strategy_);
     strategy_ = std::move(p.strategy);
     script_name_ = p.symbol.strategy_path.filename().string();
     cfg_ = std::move(p.symbol);
+    risk_.set_limits(cfg_.risk);
     reload_error_.reset();
     load_error_.reset();
     failed_hash_.clear();
@@ -703,6 +790,17 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
         return;
     }
     if (!journal_allows_entry(e)) return;
+    const double qty = a.quantity.value_or(cfg_.quantity);
+    if (!risk_allows_entry(qty, a, e)) return;
+    // From here on the book holds a position slot for this entry: give it back if none opens.
+    bool opened = false;
+    struct slot_guard {
+        risk_book* book;
+        const bool& opened;
+        ~slot_guard() {
+            if (book != nullptr && !opened) book->cancel_entry();
+        }
+    } guard{book_, opened};
     if (!account_opened_ && journal_ != nullptr) {
         journal::record acct;
         acct.type = journal::record_type::account_opened;
@@ -710,7 +808,6 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
         if (!journal_append(acct)) return;
         account_opened_ = true;
     }
-    const double qty = a.quantity.value_or(cfg_.quantity);
     const bool is_long = a.direction == strategy::side::long_side;
     auto f = broker_.market_order(is_long ? exec::order_side::buy : exec::order_side::sell, qty,
                                   last_quote_);
@@ -746,6 +843,8 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
         note(decisions_, *log_, r);
         return;
     }
+    opened = true;
+    risk_.note_order(e.ts);
 
     journal::record j;
     j.type = journal::record_type::entry;
@@ -785,6 +884,9 @@ void runner_core::exit_position(const market_event& e, std::string_view reason,
         return;
     }
     const auto trade = machine_.close_position(f.value().price, f.value().fee, e.ts, reason);
+    const double net = trade ? trade->net_pnl : 0.0;
+    risk_.note_exit(net, e.ts);
+    if (book_ != nullptr) book_->note_exit(net, e.ts);
     journal::record j;
     j.type = journal::record_type::exit;
     j.order_fill = f.value();
@@ -808,6 +910,7 @@ void runner_core::on_failure(const market_event& e, const char* function,
                              const std::string& message) {
     ++errors_;
     ++consecutive_failures_;
+    last_error_ = message;
     decision_record r = base_record(e.ts, "error", e.bar.close);
     note_seen(r, e);
     r.function = function;
@@ -839,6 +942,7 @@ void runner_core::note_seen(decision_record& r, const market_event& e) const noe
 }
 
 decision_record runner_core::base_record(timestamp_ms ts, const char* event, double price) const {
+    ++records_made_;
     decision_record r;
     r.ts = ts;
     r.symbol = cfg_.symbol;

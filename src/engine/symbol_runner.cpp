@@ -61,7 +61,35 @@ void symbol_runner::mark_wedged() noexcept {
 
 void symbol_runner::start() {
     if (thread_.joinable()) return;
+    publish_status(steady_now_ns());  // the restored state is visible before the first event
     thread_ = std::thread([this] { run(); });
+}
+
+void symbol_runner::publish_status(std::int64_t now_ns) {
+    core_->fill_status(scratch_);
+    const auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+    scratch_.published_wall_ms = wall_ms;
+    scratch_.last_event_wall_ms =
+        last_event_ns_ == 0 ? 0 : wall_ms - (now_ns - last_event_ns_) / 1'000'000;
+    {
+        std::lock_guard lock(status_mutex_);
+        std::swap(published_, scratch_);
+    }
+    last_publish_ns_ = now_ns;
+    published_records_ = core_->records_made();
+}
+
+status::runner_status symbol_runner::status() const {
+    status::runner_status s;
+    {
+        std::lock_guard lock(status_mutex_);
+        s = published_;
+    }
+    s.wedged = wedged();
+    s.events_dropped = dropped();
+    return s;
 }
 
 void symbol_runner::stop() {
@@ -101,6 +129,7 @@ void symbol_runner::run_commands() {
         }
         busy_since_ns_.store(0, std::memory_order_release);
     }
+    publish_status(steady_now_ns());
 }
 
 void symbol_runner::run() {
@@ -116,10 +145,20 @@ void symbol_runner::run() {
         // Published for the watchdog; the order (busy_since reset before processed counts the
         // event) lets a reader that sees the same processed() before and after reading
         // busy_since_ns() know which event the timestamp belongs to.
-        busy_since_ns_.store(steady_now_ns(), std::memory_order_release);
+        const std::int64_t started = steady_now_ns();
+        busy_since_ns_.store(started, std::memory_order_release);
         core_->on_event(e);
         busy_since_ns_.store(0, std::memory_order_release);
         processed_.fetch_add(1, std::memory_order_release);
+        last_event_ns_ = started;
+        // Publish what changed at once; otherwise at most every millisecond when the queue
+        // runs empty (so an idle runner's copy is current) and every publish_interval_ns while
+        // busy. A quote stream therefore costs one copy per millisecond at most.
+        const std::int64_t since = started - last_publish_ns_;
+        if (core_->records_made() != published_records_ || since >= publish_interval_ns ||
+            (since >= 1'000'000 && queue_.size() == 0)) {
+            publish_status(steady_now_ns());
+        }
     }
     // Commands posted before stop() began still run (e.g. a reload that raced with shutdown).
     if (commands_waiting()) run_commands();

@@ -42,6 +42,11 @@ struct daemon_config {
     std::int64_t decision_log_max_mb = 64;
     /// Rotated decision-log files older than this are deleted (days; 0 = keep forever).
     std::int64_t decision_log_keep_days = 30;
+    /// Optional log file written in addition to stderr (journald), rotated at log_file_max_mb
+    /// keeping log_file_count files. Empty: stderr only.
+    std::filesystem::path log_file;
+    std::int64_t log_file_max_mb = 64;  ///< 1..100000
+    std::int32_t log_file_count = 5;    ///< rotated files kept, 1..1000
 
     bool operator==(const daemon_config&) const = default;
 };
@@ -109,6 +114,17 @@ struct sim_symbol_config {
     bool operator==(const sim_symbol_config&) const = default;
 };
 
+/// [symbols.risk]: one symbol's limits. 0 means "no limit".
+struct symbol_risk_config {
+    double max_position_quantity = 0;
+    double max_position_notional = 0;  ///< quantity x entry price
+    double max_daily_loss = 0;         ///< this symbol's realised loss in one UTC day
+    std::int32_t max_orders_per_minute = 0;
+    std::int64_t cooldown_after_exit_s = 0;  ///< no entry this long after an exit (market time)
+
+    bool operator==(const symbol_risk_config&) const = default;
+};
+
 struct symbol_config {
     std::string symbol;                   ///< e.g. "BTCUSDT" (upper case letters and digits)
     std::string strategy;                 ///< strategy name, e.g. "sma_cross"
@@ -119,6 +135,7 @@ struct symbol_config {
     double quantity = 0;       ///< order quantity when the script gives none (> 0)
     named_scalars params;      ///< [symbols.params] -> Lua `params`
     sim_symbol_config sim;
+    symbol_risk_config risk;
 
     bool operator==(const symbol_config&) const = default;
 };
@@ -171,6 +188,39 @@ struct journal_config {
     bool operator==(const journal_config&) const = default;
 };
 
+/// [http]: the status and control server. Off unless the section is present.
+struct http_config {
+    bool enabled = false;               ///< true when [http] is present, unless `enabled = false`
+    std::string address = "127.0.0.1";  ///< from `listen = "host:port"`
+    std::uint16_t port = 9180;          ///< 0: an ephemeral port (logged at start)
+    bool allow_non_loopback = false;    ///< a non-loopback address needs this
+    /// Bearer token for POST /halt, /resume, /flatten; empty: control endpoints disabled. The
+    /// file must not be readable by group or others (checked when the config is loaded).
+    std::filesystem::path token_file;
+    std::int64_t request_timeout_ms = 10'000;
+    std::int64_t idle_timeout_ms = 30'000;
+    std::int32_t max_connections = 64;
+    /// /healthz reports a runner stale when it processed no event for this long (wall time).
+    std::int64_t stale_after_ms = 120'000;
+
+    bool operator==(const http_config&) const = default;
+};
+
+/// [risk]: limits over all symbols, and the kill switch. 0 means "no limit" everywhere.
+struct risk_config {
+    std::int32_t max_open_positions = 0;
+    /// Realised loss (net of fees) over all symbols in one UTC day at which new entries stop for
+    /// the rest of that day (quote currency, >= 0).
+    double max_daily_loss = 0;
+    std::int32_t max_orders_per_minute = 0;  ///< over all symbols, market time
+    /// While this file exists no new position is opened (default <state_dir>/HALT).
+    std::filesystem::path kill_switch_file;
+    /// Engaging the kill switch also closes every open position at the market.
+    bool flatten_on_halt = false;
+
+    bool operator==(const risk_config&) const = default;
+};
+
 struct daemon_settings {
     std::filesystem::path source;  ///< the file it was loaded from
     daemon_config daemon;
@@ -179,6 +229,8 @@ struct daemon_settings {
     sandbox_config sandbox;
     engine_config engine;
     journal_config journal;
+    http_config http;
+    risk_config risk;
     std::vector<symbol_config> symbols;  ///< at least one
 
     bool operator==(const daemon_settings&) const = default;

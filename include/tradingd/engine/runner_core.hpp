@@ -26,15 +26,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <tradingd/config/config.hpp>
 #include <tradingd/core/market_types.hpp>
 #include <tradingd/engine/decision_log.hpp>
+#include <tradingd/engine/risk.hpp>
 #include <tradingd/exec/paper_broker.hpp>
 #include <tradingd/indicators/indicator_set.hpp>
 #include <tradingd/journal/record_sink.hpp>
 #include <tradingd/journal/runner_state.hpp>
 #include <tradingd/market/market_data_window.hpp>
+#include <tradingd/status/daemon_status.hpp>
 #include <tradingd/strategy/lua/lua_strategy.hpp>
 #include <tradingd/strategy/state_machine.hpp>
 
@@ -98,12 +101,16 @@ public:
     /// loads, so on_init sees the restored ctx: phase, position with its stop/target, P&L,
     /// history, ctx and paper account; a suspension carries over while the script is the same
     /// version. It must outlive the constructor call only.
+    /// `book` (null: only this symbol's limits apply) holds the limits over all symbols and the
+    /// kill switch (engine/risk.hpp); it must outlive the core. Every entry passes the symbol's
+    /// [symbols.risk] limits, then the book's; a refusal is a "risk_refused" decision record
+    /// naming the limit, and the strategy stays in its phase.
     runner_core(const config::symbol_config& symbol, const config::sandbox_config& sandbox,
                 const config::paper_config& paper, decision_sink& decisions,
                 std::shared_ptr<spdlog::logger> logger,
                 const strategy::lua::sandbox_limits* limits_override = nullptr,
                 journal::record_sink* journal = nullptr,
-                const journal::runner_state* restored = nullptr);
+                const journal::runner_state* restored = nullptr, risk_book* book = nullptr);
     ~runner_core();
     runner_core(const runner_core&) = delete;
     runner_core& operator=(const runner_core&) = delete;
@@ -152,6 +159,21 @@ public:
     void reinstate();
     bool retiring() const noexcept { return retiring_; }
 
+    /// Closes the open position at the market (the last quote) now: the kill switch with
+    /// flatten, POST /flatten. `reason` goes into the exit's decision records. Returns false
+    /// when there was no position, or no quote to close it at yet (then it says so in the log).
+    /// An analysis in progress is left alone. Runner thread only.
+    bool flatten(std::string_view reason);
+    /// New [symbols.risk] limits (a config reload). Runner thread only.
+    void set_risk_limits(const config::symbol_risk_config& limits);
+
+    /// Fills `out` with this runner's state and counters (the status endpoint; published by the
+    /// runner's thread). Reuses `out`'s storage: no allocation once it has been filled before.
+    void fill_status(status::runner_status& out) const;
+    /// Decision records made so far: changes whenever something worth reporting happened
+    /// (a strategy call, an entry, an exit, a suspension, a reload, ...).
+    std::uint64_t records_made() const noexcept { return records_made_; }
+
     runner_summary summary() const;
     const std::optional<std::string>& load_error() const noexcept { return load_error_; }
     const std::string& symbol() const noexcept { return cfg_.symbol; }
@@ -195,6 +217,13 @@ private:
     /// Whether a new position may be opened as far as the journal is concerned; if not, records
     /// the refusal.
     bool journal_allows_entry(const market_event& e);
+    /// Whether the risk limits admit an entry of `qty` (symbol's, then the book's, which then
+    /// holds a slot for it); if not, records the refusal.
+    bool risk_allows_entry(double qty, const strategy::enter_position& a, const market_event& e);
+    /// After the restore: the day's realised P&L and the last exit, for the risk limits.
+    void restore_risk_state(timestamp_ms last_ts);
+    /// Adds the counters of a VM being replaced (reload) to retired_vm_, so metrics only grow.
+    void retire_vm_stats(const strategy::lua::lua_strategy& old);
     void on_ctx_change(std::string_view key, const scalar* value) noexcept override;
     void on_ctx_clear() noexcept override;
 
@@ -233,6 +262,13 @@ private:
     std::uint64_t calls_ = 0;
     std::uint64_t errors_ = 0;
     std::uint64_t auto_exits_ = 0;
+
+    symbol_risk risk_;
+    risk_book* book_ = nullptr;
+    std::vector<status::risk_refusal_count> risk_refusals_;
+    std::string last_error_;                    ///< the last strategy failure's message
+    strategy::lua::strategy_stats retired_vm_;  ///< summed counters of replaced VMs
+    mutable std::uint64_t records_made_ = 0;    ///< base_record() calls
 };
 
 /// The sandbox limits a config's [sandbox] section describes.

@@ -19,9 +19,15 @@
 // through post(): a small mutex-guarded list the thread checks between events (one atomic load
 // per event); posting wakes a runner that is waiting for events.
 //
+// Status (GET /status, /metrics): the runner's thread publishes a copy of its core's state
+// (runner_core::fill_status) after every event that made a decision record, when its queue runs
+// empty (at most once a millisecond) and at least every 100 ms while busy;
+// status() returns the latest copy from any thread, so a reader never touches the core nor
+// waits for the runner (a wedged runner's last copy is returned, flagged wedged).
+//
 // Thread-safety: push() from one producer thread; start()/stop()/core() from the owning thread;
-// symbol(), processed(), busy_since_ns(), wedged(), mark_wedged(), dropped() and post() from any
-// thread.
+// symbol(), processed(), busy_since_ns(), wedged(), mark_wedged(), dropped(), post() and
+// status() from any thread.
 
 #include <atomic>
 #include <cstdint>
@@ -35,6 +41,7 @@
 #include <tradingd/core/event_sink.hpp>
 #include <tradingd/engine/runner_core.hpp>
 #include <tradingd/engine/spsc_queue.hpp>
+#include <tradingd/status/daemon_status.hpp>
 
 namespace tradingd::engine {
 
@@ -79,9 +86,17 @@ public:
     /// Events dropped because the runner was wedged with a full queue.
     std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
+    /// The runner's latest published status (see above). Any thread.
+    status::runner_status status() const;
+
+    /// While busy, the runner publishes its status at least this often.
+    static constexpr std::int64_t publish_interval_ns = 100'000'000;
+
 private:
     void run();
     void run_commands();
+    /// Copies the core's state into the published status (runner thread, or before start).
+    void publish_status(std::int64_t now_ns);
 
     std::unique_ptr<runner_core> core_;
     std::string symbol_;
@@ -94,6 +109,12 @@ private:
     std::vector<command> commands_;   // guarded by commands_mutex_
     bool accepting_commands_ = true;  // guarded by commands_mutex_
     std::atomic<bool> commands_pending_{false};
+    mutable std::mutex status_mutex_;
+    status::runner_status published_;      // guarded by status_mutex_
+    status::runner_status scratch_;        // the runner thread's (filled outside the lock)
+    std::int64_t last_publish_ns_ = 0;     // runner thread
+    std::int64_t last_event_ns_ = 0;       // runner thread: steady time the last event started
+    std::uint64_t published_records_ = 0;  // runner thread: core's records_made() at publish
     std::thread thread_;
 };
 

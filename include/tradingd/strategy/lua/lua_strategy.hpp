@@ -21,6 +21,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -103,10 +104,17 @@ struct strategy_stats {
     std::uint64_t latency_last_ns = 0;  ///< the most recently timed call
     std::uint64_t latency_max_ns = 0;
     std::uint64_t latency_total_ns = 0;
+    /// The timed calls by latency: latency_buckets[i] counts those <= latency_bucket_bounds_ns[i]
+    /// (and above the previous bound); longer ones are only in latency_samples.
+    std::array<std::uint64_t, 12> latency_buckets{};
     std::uint64_t log_lines_suppressed = 0;  ///< print/log/warn lines dropped by the rate limit
     std::uint64_t security_refusals = 0;     ///< refused escape attempts (each also logged)
     std::uint64_t pattern_refusals = 0;      ///< string pattern calls refused as too costly
 };
+/// Upper bounds of strategy_stats::latency_buckets (ns): 1 us .. 1 s.
+inline constexpr std::array<std::uint64_t, 12> latency_bucket_bounds_ns = {
+    1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000, 10'000'000,
+    100'000'000, 1'000'000'000};
 /// One call in this many is timed for strategy_stats' latency figures.
 inline constexpr std::uint64_t latency_sample_every = 16;
 
