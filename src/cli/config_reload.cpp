@@ -44,6 +44,7 @@ void warn_restart_only(const config::daemon_settings& now, const config::daemon_
         {"[paper]", !(now.paper == next.paper)},
         {"[engine]", !(now.engine == next.engine)},
         {"[journal]", !(now.journal == next.journal)},
+        {"[http]", !(now.http == next.http)},
     };
     for (const auto& [name, changed] : sections) {
         if (changed)
@@ -59,6 +60,7 @@ bool restart_only_changed(const config::symbol_config& now, const config::symbol
     restart_only.strategy_path = now.strategy_path;
     restart_only.params = now.params;
     restart_only.quantity = now.quantity;
+    restart_only.risk = now.risk;
     return !(restart_only == now);
 }
 
@@ -70,6 +72,7 @@ config::symbol_config apply_symbol(running_daemon& d, const config::symbol_confi
     applied.strategy_path = next.strategy_path;
     applied.params = next.params;
     applied.quantity = next.quantity;
+    applied.risk = next.risk;
     if (restart_only_changed(now, next)) {
         spdlog::warn(
             "config reload: {}: interval, window or [symbols.sim] changed: takes effect at the "
@@ -79,6 +82,14 @@ config::symbol_config apply_symbol(running_daemon& d, const config::symbol_confi
     if (applied == now) return now;
     engine::symbol_runner* runner = find_runner(d, now.symbol);
     if (runner == nullptr) return now;
+    if (!(applied.risk == now.risk)) {
+        spdlog::info("config reload: {}: risk limits changed: applied", now.symbol);
+        runner->post(
+            [risk = applied.risk](engine::runner_core& core) { core.set_risk_limits(risk); });
+    }
+    config::symbol_config script_part = applied;
+    script_part.risk = now.risk;
+    if (script_part == now) return applied;
     spdlog::info(
         "config reload: {}: strategy {}, params or quantity changed: rebuilding its script",
         now.symbol, next.strategy);
@@ -154,6 +165,16 @@ bool reload_config(running_daemon& d) {
         spdlog::info("config reload: log level is now {}", next.daemon.log_level);
     }
     warn_restart_only(d.settings, next);
+    if (!(next.risk == d.settings.risk) && d.risk != nullptr) {
+        if (next.risk.kill_switch_file != d.settings.risk.kill_switch_file) {
+            spdlog::warn(
+                "config reload: [risk] kill_switch_file changed: takes effect at the "
+                "next restart");
+            next.risk.kill_switch_file = d.settings.risk.kill_switch_file;
+        }
+        d.risk->set_limits(next.risk);
+        spdlog::info("config reload: [risk] limits applied");
+    }
     const bool flatten = next.daemon.on_symbol_removed == "flatten";
     std::vector<config::symbol_config> in_force;
     for (const auto& sym : d.settings.symbols) {
@@ -183,6 +204,7 @@ bool reload_config(running_daemon& d) {
     config::daemon_settings applied = d.settings;
     applied.daemon.log_level = next.daemon.log_level;
     applied.daemon.on_symbol_removed = next.daemon.on_symbol_removed;
+    applied.risk = next.risk;
     applied.symbols = std::move(in_force);
     d.settings = std::move(applied);
     spdlog::info("config reload applied: {} symbol(s) active", d.settings.symbols.size());

@@ -5,6 +5,7 @@
 // is logged. Otherwise, per symbol:
 //   - changed `strategy`, `params` or `quantity`: a new version is built and swapped in through
 //     the hot-reload path (script_reloader::rebuild), so ctx, position and stops carry over;
+//   - changed [symbols.risk]: the runner takes the new limits between two events;
 //   - removed: the runner retires ([daemon] on_symbol_removed: "keep" manages the open position
 //     until it closes, "flatten" closes it at the market); it stays fed meanwhile;
 //   - added: a runner starts for it (its script loaded, warm-up history, then live: the
@@ -12,7 +13,8 @@
 //   - added back after a removal: the retired runner is reinstated (entries allowed again, a
 //     position it kept stays managed), with the new script/params/quantity;
 //   - changed `interval`, `window` or `[symbols.sim]`: kept as they are until a restart (warned).
-// `log_level` applies at once. Other sections ([feed], [sandbox], [paper], [engine], the
+// `log_level` and the [risk] limits apply at once (kill_switch_file at the next restart). Other
+// sections ([feed], [sandbox], [paper], [engine], the
 // daemon's paths and hot-reload settings) take effect at the next restart (warned).
 //
 // Main thread only (the event loop).
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include <tradingd/config/config.hpp>
+#include <tradingd/engine/risk.hpp>
 #include <tradingd/engine/symbol_runner.hpp>
 #include <tradingd/reload/script_reloader.hpp>
 
@@ -33,7 +36,8 @@ struct running_daemon {
     config::daemon_settings settings;  ///< the configuration in force
     std::vector<std::unique_ptr<engine::symbol_runner>>* runners = nullptr;
     reload::script_reloader* reloader = nullptr;
-    bool can_add_symbols = false;  ///< the feed can start a symbol while running
+    engine::risk_book* risk = nullptr;  ///< takes a changed [risk] section
+    bool can_add_symbols = false;       ///< the feed can start a symbol while running
     /// Starts a runner for a symbol the new config adds (feed, reloader, watchdog, thread).
     std::function<void(const config::symbol_config&)> add_symbol;
     /// Symbols removed by an earlier reload whose runners still run (retired): a config that

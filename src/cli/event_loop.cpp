@@ -32,6 +32,9 @@ int event_loop::read_signals() {
         if (sig == SIGHUP) {
             spdlog::info("SIGHUP: reloading the configuration");
             if (on_reload_config) on_reload_config();
+        } else if (sig == SIGUSR1) {
+            spdlog::warn("SIGUSR1: engaging the kill switch");
+            if (on_halt_signal) on_halt_signal();
         } else {
             stop = sig;
         }
@@ -42,10 +45,12 @@ int event_loop::read_signals() {
 }
 
 int event_loop::run(std::optional<clock::time_point> end, reload::script_watcher* watcher) {
+    next_tick_ = clock::now() + tick_interval;
     for (;;) {
         const bool watching = watcher != nullptr && watcher->fd() >= 0;
         pollfd fds[2] = {{fd_, POLLIN, 0}, {watching ? watcher->fd() : -1, POLLIN, 0}};
         std::optional<clock::time_point> wake = end;
+        if (on_tick) wake = wake ? std::min(*wake, next_tick_) : next_tick_;
         if (watcher != nullptr) {
             if (auto d = watcher->next_deadline()) wake = wake ? std::min(*wake, *d) : *d;
         }
@@ -69,6 +74,10 @@ int event_loop::run(std::optional<clock::time_point> end, reload::script_watcher
             }
             auto due = watcher->take_due(now);
             if (!due.empty() && on_script_changes) on_script_changes(due);
+        }
+        if (on_tick && now >= next_tick_) {
+            next_tick_ = now + tick_interval;
+            on_tick();
         }
         if (end && now >= *end) return 0;
     }

@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -14,17 +16,22 @@
 #include <tradingd/cli/commands.hpp>
 #include <tradingd/config/config.hpp>
 #include <tradingd/engine/decision_log.hpp>
+#include <tradingd/engine/kill_switch.hpp>
 #include <tradingd/engine/symbol_runner.hpp>
 #include <tradingd/engine/watchdog.hpp>
-#include <tradingd/feed/binance_feed.hpp>
-#include <tradingd/feed/sim_feed.hpp>
+#include <tradingd/http/server.hpp>
 #include <tradingd/journal/journal.hpp>
 #include <tradingd/journal/state_lock.hpp>
 #include <tradingd/reload/script_reloader.hpp>
 #include <tradingd/reload/script_watcher.hpp>
+#include <tradingd/service/systemd_notifier.hpp>
 
 #include "config_reload.hpp"
+#include "daemon_services.hpp"
 #include "event_loop.hpp"
+#include "logging.hpp"
+#include "market_feed.hpp"
+#include "status_api.hpp"
 
 namespace tradingd::cli {
 namespace {
@@ -79,77 +86,10 @@ constexpr int k_exit_wedged = 70;
     std::_Exit(k_exit_wedged);
 }
 
-/// A logger named `name` writing where the default logger does. Registered with spdlog, so that
-/// spdlog::set_level (a config reload's new log_level) reaches it as well; unregistered clones
-/// would keep the level they were made with.
-std::shared_ptr<spdlog::logger> named_logger(const std::string& name) {
-    if (auto existing = spdlog::get(name)) return existing;
-    auto logger = spdlog::default_logger()->clone(name);
-    spdlog::register_logger(logger);
-    return logger;
-}
-
 /// The content hash of the version a runner loaded ("" if none). Only before the runner starts.
 std::string loaded_hash(engine::symbol_runner& runner) {
     const auto* loaded = runner.core().strategy();
     return loaded ? loaded->hash() : std::string();
-}
-
-/// The feed selected by [feed] type, behind one interface for the daemon's lifecycle.
-class market_feed {
-public:
-    virtual ~market_feed() = default;
-    virtual void start() = 0;
-    virtual void stop() = 0;
-    virtual std::string describe() const = 0;
-    /// Whether add_symbol works while running (config reload adding a symbol).
-    virtual bool can_add_symbols() const = 0;
-    /// Starts delivering `symbol`'s events to `sink`. Throws std::exception on failure.
-    virtual void add_symbol(const config::symbol_config& symbol, event_sink* sink) = 0;
-};
-
-class sim_market_feed final : public market_feed {
-public:
-    sim_market_feed(const config::daemon_settings& s, std::vector<event_sink*> sinks)
-        : feed_(s.feed.sim, s.symbols, std::move(sinks)), sim_(s.feed.sim) {}
-    void start() override { feed_.start(); }
-    void stop() override { feed_.stop(); }
-    std::string describe() const override {
-        return fmt::format("simulated feed (seed {}, speed {})", sim_.seed,
-                           sim_.speed > 0 ? fmt::format("{:g}x", sim_.speed) : "max");
-    }
-    bool can_add_symbols() const override { return true; }
-    void add_symbol(const config::symbol_config& symbol, event_sink* sink) override {
-        feed_.add_symbol(symbol, sink);
-    }
-
-private:
-    feed::sim_feed feed_;
-    config::sim_feed_config sim_;
-};
-
-class binance_market_feed final : public market_feed {
-public:
-    binance_market_feed(const config::daemon_settings& s, std::vector<event_sink*> sinks)
-        : feed_(s.feed.binance, s.symbols, std::move(sinks), named_logger("binance")),
-          ws_url_(s.feed.binance.ws_url) {}
-    void start() override { feed_.start(); }
-    void stop() override { feed_.stop(); }
-    std::string describe() const override { return "Binance feed " + ws_url_; }
-    bool can_add_symbols() const override { return true; }
-    void add_symbol(const config::symbol_config& symbol, event_sink* sink) override {
-        feed_.add_symbol(symbol, sink);
-    }
-
-private:
-    feed::binance_feed feed_;
-    std::string ws_url_;
-};
-
-std::unique_ptr<market_feed> make_feed(const config::daemon_settings& s,
-                                       std::vector<event_sink*> sinks) {
-    if (s.feed.type == "binance") return std::make_unique<binance_market_feed>(s, std::move(sinks));
-    return std::make_unique<sim_market_feed>(s, std::move(sinks));
 }
 
 /// The journal in <state_dir>/journal, recovered. Throws with the file/offset on corruption.
@@ -216,20 +156,55 @@ std::unique_ptr<reload::script_watcher> make_watcher(const config::daemon_config
     }
 }
 
+/// The status and control server [http] describes, started. Throws when it cannot listen.
+std::unique_ptr<http::server> start_http(
+    const config::daemon_settings& s, const status_sources& sources, engine::kill_switch& kill,
+    const std::string& token,
+    std::function<std::vector<std::string>(const std::string&)> flatten_everything,
+    const runner_registry& registry) {
+    http::server_options o;
+    o.address = s.http.address;
+    o.port = s.http.port;
+    o.allow_non_loopback = s.http.allow_non_loopback;
+    o.request_timeout = std::chrono::milliseconds(s.http.request_timeout_ms);
+    o.idle_timeout = std::chrono::milliseconds(s.http.idle_timeout_ms);
+    o.max_connections = static_cast<std::size_t>(s.http.max_connections);
+    control_actions actions;
+    actions.kill = &kill;
+    actions.flatten_on_halt = s.risk.flatten_on_halt;
+    actions.flatten_all = std::move(flatten_everything);
+    actions.flatten_symbol = [&registry](const std::string& symbol, const std::string& reason) {
+        return flatten_symbol(registry, symbol, reason);
+    };
+    status_api_options api;
+    api.token = token;
+    api.thresholds.max_event_age_ms = s.http.stale_after_ms;
+    api.thresholds.max_message_age_ms =
+        s.feed.type == "binance" ? s.feed.binance.data_timeout_ms * 2 : 0;
+    auto server = std::make_unique<http::server>(
+        o,
+        make_status_api([&sources] { return assemble_status(sources); }, std::move(actions),
+                        std::move(api)),
+        named_logger("http"));
+    server->start();
+    spdlog::info("HTTP status server on http://{} (control endpoints {})", server->endpoint(),
+                 token.empty() ? "disabled: no token_file" : "enabled");
+    return server;
+}
+
 }  // namespace
 
 int run_daemon(const std::filesystem::path& config_path,
                std::optional<std::chrono::milliseconds> duration) {
+    const auto started = std::chrono::steady_clock::now();
     // Block the signals the event loop handles before any thread exists, so every thread
     // inherits the mask and only the main thread receives them, through its signalfd.
     sigset_t signals;
     sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
+        sigaddset(&signals, sig);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    const auto end =
-        duration ? std::optional(std::chrono::steady_clock::now() + *duration) : std::nullopt;
+    const auto end = duration ? std::optional(started + *duration) : std::nullopt;
 
     config::daemon_settings settings;
     try {
@@ -239,11 +214,14 @@ int run_daemon(const std::filesystem::path& config_path,
         return 2;
     }
     spdlog::set_level(spdlog::level::from_str(settings.daemon.log_level));
+    service::systemd_notifier notifier(named_logger("systemd"));
 
     std::unique_ptr<journal::state_lock> lock;
     std::unique_ptr<engine::decision_log_file> decisions;
     std::unique_ptr<journal::journal> journal;
+    std::string token;
     try {
+        add_log_file(settings.daemon);
         std::filesystem::create_directories(settings.daemon.state_dir);
         lock = std::make_unique<journal::state_lock>(settings.daemon.state_dir,
                                                      "config " + config_path.string());
@@ -253,6 +231,8 @@ int run_daemon(const std::filesystem::path& config_path,
                 static_cast<std::uint64_t>(settings.daemon.decision_log_max_mb) << 20,
                 std::chrono::days(settings.daemon.decision_log_keep_days)});
         journal = open_journal(settings);
+        if (settings.http.enabled && !settings.http.token_file.empty())
+            token = read_token_file(settings.http.token_file.string());
     } catch (const std::exception& e) {
         spdlog::critical("cannot start: {}", e.what());
         return 1;
@@ -260,14 +240,20 @@ int run_daemon(const std::filesystem::path& config_path,
     warn_unconfigured(journal->recovered(), settings);
     continue_sim_clock(settings, journal->recovered());
 
+    // Before the runners: a halt file left by an earlier run applies to their first entry.
+    engine::risk_book risk(settings.risk);
+    engine::kill_switch kill(settings.risk.kill_switch_file, risk, named_logger("risk"));
+    kill.poll();
+
     std::vector<std::unique_ptr<engine::symbol_runner>> runners;
+    runner_registry registry;
     // One runner (core + thread + queue) per symbol: at start and for symbols a config reload adds.
     const auto make_runner = [&](const config::symbol_config& sym) {
         const auto& recovered = journal->recovered().runners;
         const auto found = recovered.find(sym.symbol);
         auto core = std::make_unique<engine::runner_core>(
             sym, settings.sandbox, settings.paper, *decisions, named_logger(sym.symbol), nullptr,
-            journal.get(), found != recovered.end() ? &found->second : nullptr);
+            journal.get(), found != recovered.end() ? &found->second : nullptr, &risk);
         return std::make_unique<engine::symbol_runner>(std::move(core),
                                                        settings.engine.queue_capacity);
     };
@@ -275,6 +261,7 @@ int run_daemon(const std::filesystem::path& config_path,
     for (const auto& sym : settings.symbols) {
         runners.push_back(make_runner(sym));
         sinks.push_back(runners.back().get());
+        registry.add(runners.back().get());
     }
     std::unique_ptr<market_feed> feed;
     std::unique_ptr<event_loop> loop;
@@ -297,18 +284,40 @@ int run_daemon(const std::filesystem::path& config_path,
     const auto watcher = make_watcher(settings.daemon);
     for (auto& r : runners)
         r->start();
+
+    status_sources sources;
+    sources.version = TRADINGD_VERSION;
+    sources.started = started;
+    sources.runners = &registry;
+    sources.feed = feed.get();
+    sources.journal = journal.get();
+    sources.risk = &risk;
+    const auto flatten_everything = [&registry](const std::string& why) {
+        return flatten_all(registry, "kill switch: " + why);
+    };
+    std::unique_ptr<http::server> http;
+    if (settings.http.enabled) {
+        try {
+            http = start_http(settings, sources, kill, token, flatten_everything, registry);
+        } catch (const std::exception& e) {
+            spdlog::critical("cannot start: {}", e.what());
+            return 1;
+        }
+    }
     feed->start();
     spdlog::info(
-        "tradingd {} running: {} symbols, {}, paper broker, decision log {}{}",
+        "tradingd {} running: {} symbols, {}, paper broker, decision log {}{}{}",
         config_path.string(), runners.size(), feed->describe(),
         settings.daemon.decision_log.string(),
-        watcher ? fmt::format(", hot reload of {}", watcher->directory().string()) : std::string());
+        watcher ? fmt::format(", hot reload of {}", watcher->directory().string()) : std::string(),
+        http ? fmt::format(", status on http://{}", http->endpoint()) : std::string());
 
     running_daemon live;
     live.config_path = config_path;
     live.settings = settings;
     live.runners = &runners;
     live.reloader = &reloader;
+    live.risk = &risk;
     live.can_add_symbols = feed->can_add_symbols();
     live.add_symbol = [&](const config::symbol_config& sym) {
         auto runner = make_runner(sym);
@@ -317,17 +326,62 @@ int run_daemon(const std::filesystem::path& config_path,
         reloader.track(*runner, sym, loaded_hash(*runner));
         watchdog.watch(*runner);
         runner->start();
+        registry.add(runner.get());
         runners.push_back(std::move(runner));
     };
-    loop->on_reload_config = [&live] { reload_config(live); };
+    loop->on_reload_config = [&] {
+        notifier.reloading();
+        const bool ok = reload_config(live);
+        (ok ? sources.config_reloads : sources.config_reload_failures)
+            .fetch_add(1, std::memory_order_relaxed);
+        notifier.ready(status_line(assemble_status(sources)));
+    };
     loop->on_script_changes = [&reloader](const std::vector<reload::script_change>& changes) {
         for (const auto& c : changes)
             reloader.on_change(c);
     };
+    const auto halt = [&](const std::string& origin) {
+        kill.engage(origin);
+        if (live.settings.risk.flatten_on_halt) flatten_everything(origin);
+    };
+    loop->on_halt_signal = [&] { halt("SIGUSR1"); };
+
+    // systemd: READY once the feed is connected; STATUS every few seconds; the watchdog ping
+    // only while runners and the main loop make progress.
+    std::atomic<std::int64_t> last_tick_ns{monotonic_ns()};
+    const auto stuck_after = std::chrono::milliseconds(settings.sandbox.wedge_exit_after_ms);
+    notifier.start_watchdog([&registry, &last_tick_ns, stuck_after] {
+        return progress_problem(registry, stuck_after, last_tick_ns.load());
+    });
+    bool ready = false;
+    std::string last_line;
+    std::uint64_t ticks = 0;
+    const auto tick = [&] {
+        last_tick_ns.store(monotonic_ns());
+        const bool was_halted = risk.halted();
+        if (kill.poll() && !was_halted && risk.halted() && live.settings.risk.flatten_on_halt) {
+            flatten_everything("kill switch file " + kill.file().string());
+        }
+        if (!ready && !feed->connected()) return;
+        std::string line = status_line(assemble_status(sources));
+        if (!ready) {
+            ready = true;
+            spdlog::info("ready: {}", line);
+            notifier.ready(line);
+        } else if (line != last_line || ++ticks % 30 == 0) {
+            notifier.status(line);
+        }
+        last_line = std::move(line);
+    };
+    tick();
+    loop->on_tick = tick;
     const int sig = loop->run(end, watcher.get());
     spdlog::info("stopping ({})", sig == SIGTERM  ? "SIGTERM"
                                   : sig == SIGINT ? "SIGINT"
                                                   : "duration elapsed");
+    notifier.stopping();
+    notifier.stop_watchdog();
+    if (http) http->stop();
     reloader.stop();
     feed->stop();
     for (auto& r : runners)

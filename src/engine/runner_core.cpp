@@ -426,7 +426,8 @@ bool runner_core::risk_allows_entry(double qty, const strategy::enter_position& 
     r.side = strategy::side_name(a.direction);
     r.quantity = qty;
     r.reason = limit;
-    r.message = "entry refused by risk limit " + refusal->message;
+    const std::string message = "entry refused by risk limit " + refusal->message;  // outlives r
+    r.message = message;
     note(decisions_, *log_, r);
     return false;
 }
