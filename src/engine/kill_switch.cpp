@@ -88,7 +88,8 @@ std::optional<std::string> kill_switch::release(const std::string& origin) {
     std::lock_guard lock(mutex_);
     std::error_code ec;
     std::filesystem::remove(file_, ec);
-    if (ec) {
+    // A path that cannot exist (a parent that is not a directory) has no file to remove.
+    if (ec && ec != std::errc::not_a_directory) {
         std::string error = "cannot remove " + file_.string() + ": " + ec.message();
         log_->error("kill switch: {}; still halted", error);
         return error;
