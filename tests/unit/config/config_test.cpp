@@ -930,3 +930,140 @@ TEST_CASE("config: journal and decision-log rotation keys: defaults, values, ref
     CHECK(problems.find("journal.segment_mb") != std::string::npos);
     CHECK(problems.find("journal.bogus: unknown key") != std::string::npos);
 }
+
+TEST_CASE("config: [http] is off without the section; listen, token file and limits parse") {
+    temp_dir dir;
+    const daemon_settings off = parse_config(k_minimal, dir.origin());
+    CHECK_FALSE(off.http.enabled);
+    dir.write("token", "s3cret\n");
+    fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write);
+    const daemon_settings s = parse_config(k_minimal + R"(
+[http]
+listen = "[::1]:9999"
+token_file = "token"
+request_timeout_ms = 500
+max_connections = 8
+stale_after_ms = 0
+)",
+                                           dir.origin());
+    CHECK(s.http.enabled);
+    CHECK(s.http.address == "::1");
+    CHECK(s.http.port == 9999);
+    CHECK(s.http.token_file == fs::weakly_canonical(dir.path() / "token"));
+    CHECK(s.http.request_timeout_ms == 500);
+    CHECK(s.http.max_connections == 8);
+    CHECK(s.http.stale_after_ms == 0);
+    const daemon_settings defaults = parse_config(k_minimal + "[http]\n", dir.origin());
+    CHECK(defaults.http.enabled);
+    CHECK(defaults.http.address == "127.0.0.1");
+    CHECK(defaults.http.port == 9180);
+    CHECK(defaults.http.token_file.empty());
+    CHECK_FALSE(parse_config(k_minimal + "[http]\nenabled = false\n", dir.origin()).http.enabled);
+}
+
+TEST_CASE("config: a bad listen address or a token file others can read is refused") {
+    temp_dir dir;
+    const std::string origin = dir.origin().string();
+    dir.write("token", "s3cret\n");
+    fs::permissions(dir.path() / "token", fs::perms::owner_read | fs::perms::owner_write |
+                                              fs::perms::group_read | fs::perms::others_read);
+    const auto problems = problems_of(k_minimal + R"(
+[http]
+listen = "localhost"
+token_file = "token"
+)",
+                                      dir.origin());
+    INFO(joined(problems));
+    REQUIRE(problems.size() == 2);
+    CHECK(problems[0].find("http.listen: expected \"host:port\"") != std::string::npos);
+    const std::string token = fs::weakly_canonical(dir.path() / "token").string();
+    CHECK(problems[1].find("http.token_file: token file '" + token +
+                           "' is accessible by group or others (mode 0644); run: chmod 600") !=
+          std::string::npos);
+    const auto missing = problems_of(k_minimal + "[http]\ntoken_file = \"nope\"\n", dir.origin());
+    REQUIRE(missing.size() == 1);
+    CHECK(missing[0].find("cannot read token file") != std::string::npos);
+    CHECK(problems_of(k_minimal + "[http]\nlisten = \"127.0.0.1:65536\"\n", dir.origin()).size() ==
+          1);
+}
+
+TEST_CASE("config: [risk] and [symbols.risk] limits parse; negatives and typos are refused") {
+    temp_dir dir;
+    const daemon_settings s = parse_config(R"(
+[daemon]
+state_dir = "var"
+strategies_dir = "strategies"
+
+[risk]
+max_open_positions = 2
+max_daily_loss = 150.5
+max_orders_per_minute = 30
+flatten_on_halt = true
+
+[[symbols]]
+symbol = "BTCUSDT"
+strategy = "sma_cross"
+quantity = 0.01
+[symbols.risk]
+max_position_quantity = 0.5
+max_position_notional = 25000
+max_daily_loss = 100
+max_orders_per_minute = 6
+cooldown_after_exit_s = 300
+)",
+                                           dir.origin());
+    CHECK(s.risk.max_open_positions == 2);
+    CHECK(s.risk.max_daily_loss == 150.5);
+    CHECK(s.risk.max_orders_per_minute == 30);
+    CHECK(s.risk.flatten_on_halt);
+    CHECK(s.risk.kill_switch_file == s.daemon.state_dir / "HALT");  // the default
+    const auto& r = s.symbols.at(0).risk;
+    CHECK(r.max_position_quantity == 0.5);
+    CHECK(r.max_position_notional == 25000);
+    CHECK(r.max_daily_loss == 100);
+    CHECK(r.max_orders_per_minute == 6);
+    CHECK(r.cooldown_after_exit_s == 300);
+    // No limits unless configured; the kill switch file is always there.
+    const daemon_settings none = parse_config(k_minimal, dir.origin());
+    CHECK(none.symbols.at(0).risk == tradingd::config::symbol_risk_config{});
+    CHECK(none.risk.kill_switch_file == none.daemon.state_dir / "HALT");
+    CHECK(parse_config(k_minimal + "[risk]\nkill_switch_file = \"stop-now\"\n", dir.origin())
+              .risk.kill_switch_file == none.daemon.state_dir / "stop-now");
+
+    const auto problems = problems_of(k_minimal + R"([symbols.risk]
+max_position_notional = -1
+max_postion_quantity = 1
+[risk]
+max_open_positions = -2
+)",
+                                      dir.origin());
+    INFO(joined(problems));
+    CHECK(problems.size() == 3);
+    CHECK(joined(problems).find("symbols[0].risk.max_position_notional") != std::string::npos);
+    CHECK(joined(problems).find("symbols[0].risk.max_postion_quantity: unknown key") !=
+          std::string::npos);
+    CHECK(joined(problems).find("risk.max_open_positions: value -2 is out of range") !=
+          std::string::npos);
+}
+
+TEST_CASE("config: [daemon] log_file with its rotation settings") {
+    temp_dir dir;
+    const std::string text = R"(
+[daemon]
+state_dir = "var"
+strategies_dir = "strategies"
+log_file = "logs/tradingd.log"
+log_file_max_mb = 10
+log_file_count = 3
+
+[[symbols]]
+symbol = "BTCUSDT"
+strategy = "sma_cross"
+quantity = 0.01
+)";
+    const daemon_settings s = parse_config(text, dir.origin());
+    CHECK(s.daemon.log_file == fs::weakly_canonical(dir.path() / "logs" / "tradingd.log"));
+    CHECK(s.daemon.log_file_max_mb == 10);
+    CHECK(s.daemon.log_file_count == 3);
+    CHECK(parse_config(k_minimal, dir.origin()).daemon.log_file.empty());
+}
