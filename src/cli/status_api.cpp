@@ -106,7 +106,7 @@ private:
         const auto error = actions_.kill->engage(origin);
         const bool flatten = truthy(req.param("flatten")) || actions_.flatten_on_halt;
         nlohmann::json body{{"halted", true}, {"kill_switch_file", actions_.kill->file().string()}};
-        if (flatten) body["flattening"] = actions_.flatten_all("kill switch (" + origin + ")");
+        if (flatten) body["flattening"] = actions_.flatten_all(origin);
         if (error) body["warning"] = *error + "; the halt will not survive a restart";
         return json_ok(200, body);
     }
