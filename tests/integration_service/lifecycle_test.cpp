@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -239,4 +240,31 @@ TEST_CASE("service: systemd notifications: READY, WATCHDOG, RELOADING on SIGHUP,
     REQUIRE(code.has_value());
     CHECK(*code == 0);
     CHECK(notify.find("STOPPING=1", before_term, 2s).has_value());
+}
+
+TEST_CASE("service: [daemon] log_file gets the same log as stderr") {
+    sim_tree tree;
+    tree.replace("log_level = \"info\"",
+                 "log_level = \"info\"\nlog_file = \"../var/log/tradingd.log\"\n"
+                 "log_file_max_mb = 1\nlog_file_count = 2");
+    const fs::path log_dir = tree.dir.path() / "var" / "log";
+    fs::create_directories(log_dir);
+    daemon_run d(tree);
+    const bool traded = wait_until(
+        [&] { return read_file(log_dir / "tradingd.log").find("fill: ") != std::string::npos; },
+        30s, 200ms);  // the file is flushed every second while running
+    const auto code = d.stop();
+    INFO(d.err_tail());
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);
+    CHECK(traded);
+    const std::string file = read_file(log_dir / "tradingd.log");
+    const std::string err = d.err();
+    CHECK(file.find("stopped cleanly") != std::string::npos);  // flushed at exit
+    // Every stderr line is in the file (the file's lines carry the logger name in brackets).
+    const auto lines = [](const std::string& text) {
+        return std::count(text.begin(), text.end(), '\n');
+    };
+    CHECK(lines(file) == lines(err));
+    CHECK_FALSE(fs::exists(log_dir / "tradingd.1.log"));  // far below the 1 MiB rotation size
 }
