@@ -23,7 +23,8 @@ std::string one_line(std::string s) {
 }
 
 bool notify_socket_set() noexcept {
-    const char* socket = std::getenv("NOTIFY_SOCKET");
+    // Read once, at construction on the main thread, before the watchdog thread exists.
+    const char* socket = std::getenv("NOTIFY_SOCKET");  // NOLINT(concurrency-mt-unsafe)
     return socket != nullptr && socket[0] != '\0';
 }
 

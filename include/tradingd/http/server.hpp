@@ -70,8 +70,8 @@ struct server_options {
     std::chrono::milliseconds request_timeout{10'000};
     std::chrono::milliseconds idle_timeout{30'000};
     std::size_t max_connections = 64;
-    std::size_t max_header_bytes = 8 * 1024;
-    std::size_t max_body_bytes = 64 * 1024;
+    std::size_t max_header_bytes = std::size_t{8} * 1024;
+    std::size_t max_body_bytes = std::size_t{64} * 1024;
 };
 
 class server {
