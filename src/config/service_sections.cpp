@@ -41,7 +41,8 @@ void check_token_file(table_reader& t, const std::filesystem::path& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
         t.report(*t.take("token_file"), "token_file",
-                 "cannot read token file '" + path.string() + "': " + std::generic_category().message(errno));
+                 "cannot read token file '" + path.string() +
+                     "': " + std::generic_category().message(errno));
         return;
     }
     if (!S_ISREG(st.st_mode)) {

@@ -37,7 +37,8 @@ std::string reason_from_file(const std::filesystem::path& file) {
 std::optional<std::string> write_file(const std::filesystem::path& file, const std::string& text) {
     const std::filesystem::path tmp = file.string() + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return "cannot create " + tmp.string() + ": " + std::generic_category().message(errno);
+    if (fd < 0)
+        return "cannot create " + tmp.string() + ": " + std::generic_category().message(errno);
     const ssize_t n = ::write(fd, text.data(), text.size());
     const int write_errno = errno;
     const bool synced = ::fsync(fd) == 0;
@@ -49,7 +50,8 @@ std::optional<std::string> write_file(const std::filesystem::path& file, const s
     if (::rename(tmp.c_str(), file.c_str()) != 0) {
         const int e = errno;
         ::unlink(tmp.c_str());
-        return "cannot rename " + tmp.string() + " to " + file.string() + ": " + std::generic_category().message(e);
+        return "cannot rename " + tmp.string() + " to " + file.string() + ": " +
+               std::generic_category().message(e);
     }
     return std::nullopt;
 }

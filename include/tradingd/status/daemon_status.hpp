@@ -55,15 +55,15 @@ struct risk_refusal_count {
 /// One symbol's runner, as it published itself.
 struct runner_status {
     std::string symbol;
-    std::string interval;          ///< "1m"
-    std::string state = "Idle";    ///< "Idle", "Analyzing", "InPosition"
+    std::string interval;        ///< "1m"
+    std::string state = "Idle";  ///< "Idle", "Analyzing", "InPosition"
     std::optional<position_status> position;
-    double last_price = 0;         ///< last trade/close price seen (0: none yet)
+    double last_price = 0;  ///< last trade/close price seen (0: none yet)
     double bid = 0;
     double ask = 0;
-    timestamp_ms last_event_ts = 0;      ///< market time of the last event (0: none yet)
-    std::int64_t last_event_wall_ms = 0; ///< when the runner processed it (0: none yet)
-    std::int64_t published_wall_ms = 0;  ///< when this status was published
+    timestamp_ms last_event_ts = 0;       ///< market time of the last event (0: none yet)
+    std::int64_t last_event_wall_ms = 0;  ///< when the runner processed it (0: none yet)
+    std::int64_t published_wall_ms = 0;   ///< when this status was published
 
     std::string script;       ///< file name, e.g. "sma_cross.lua"
     std::string script_hash;  ///< running version ("" when none loaded)
@@ -75,9 +75,9 @@ struct runner_status {
 
     bool suspended = false;
     std::string suspension_reason;
-    bool wedged = false;    ///< flagged by the watchdog (stuck in one event)
-    bool retiring = false;  ///< removed from the config
-    std::string last_error; ///< last strategy error message ("" when none)
+    bool wedged = false;     ///< flagged by the watchdog (stuck in one event)
+    bool retiring = false;   ///< removed from the config
+    std::string last_error;  ///< last strategy error message ("" when none)
 
     std::uint64_t events = 0;
     std::uint64_t events_dropped = 0;  ///< dropped while wedged with a full queue
@@ -92,7 +92,7 @@ struct runner_status {
     latency_histogram call_latency;
     std::vector<risk_refusal_count> risk_refusals;
 
-    double realized_pnl = 0;  ///< net of fees, since the account opened
+    double realized_pnl = 0;        ///< net of fees, since the account opened
     double daily_realized_pnl = 0;  ///< net of fees, UTC day of the last event
     double fees = 0;
 };
@@ -117,10 +117,10 @@ struct feed_status {
 
 struct journal_status {
     bool healthy = true;
-    std::string failure;  ///< why it stopped accepting records ("" while healthy)
-    std::uint64_t appended = 0;   ///< records appended since start
-    std::uint64_t last_seq = 0;   ///< newest record's sequence number
-    std::uint64_t synced_seq = 0; ///< newest record known to be on disk
+    std::string failure;           ///< why it stopped accepting records ("" while healthy)
+    std::uint64_t appended = 0;    ///< records appended since start
+    std::uint64_t last_seq = 0;    ///< newest record's sequence number
+    std::uint64_t synced_seq = 0;  ///< newest record known to be on disk
 };
 
 struct risk_status {

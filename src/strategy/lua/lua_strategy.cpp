@@ -288,8 +288,8 @@ void record_latency(lua_strategy::impl& v, std::chrono::steady_clock::time_point
     s.latency_last_ns = t;
     s.latency_max_ns = std::max(s.latency_max_ns, t);
     s.latency_total_ns += t;
-    const auto bucket = std::lower_bound(latency_bucket_bounds_ns.begin(),
-                                         latency_bucket_bounds_ns.end(), t);
+    const auto bucket =
+        std::lower_bound(latency_bucket_bounds_ns.begin(), latency_bucket_bounds_ns.end(), t);
     if (bucket != latency_bucket_bounds_ns.end()) {
         ++s.latency_buckets[static_cast<std::size_t>(bucket - latency_bucket_bounds_ns.begin())];
     }

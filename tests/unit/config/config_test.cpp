@@ -790,8 +790,9 @@ TEST_CASE("config: the documented template config/prod.toml is valid apart from 
         INFO(e.what());
         for (const auto& p : e.problems()) {
             const bool expected =
-                p.find("daemon.strategies_dir: directory not found: "
-                       "/etc/tradingd/lua-strategies") != std::string::npos ||
+                p.find(
+                    "daemon.strategies_dir: directory not found: "
+                    "/etc/tradingd/lua-strategies") != std::string::npos ||
                 p.find("http.token_file: cannot read token file '/etc/tradingd/http-token'") !=
                     std::string::npos;
             CHECK_MESSAGE(expected, p);

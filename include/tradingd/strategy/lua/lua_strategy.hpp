@@ -19,9 +19,9 @@
 // Thread-safety: a lua_strategy must only be used by one thread at a time (its runner's).
 // Lifetime: the indicator_set and context in the binding must outlive the strategy.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
-#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -113,8 +113,8 @@ struct strategy_stats {
 };
 /// Upper bounds of strategy_stats::latency_buckets (ns): 1 us .. 1 s.
 inline constexpr std::array<std::uint64_t, 12> latency_bucket_bounds_ns = {
-    1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 1'000'000, 10'000'000,
-    100'000'000, 1'000'000'000};
+    1'000,   2'500,   5'000,     10'000,     25'000,      50'000,
+    100'000, 250'000, 1'000'000, 10'000'000, 100'000'000, 1'000'000'000};
 /// One call in this many is timed for strategy_stats' latency figures.
 inline constexpr std::uint64_t latency_sample_every = 16;
 
