@@ -51,22 +51,23 @@ double daily_pnl::on_day_of(timestamp_ms ts) const noexcept {
     return utc_day(ts) == day_ ? pnl_ : 0.0;
 }
 
-double realized_on_day(const std::deque<exec::fill>& fills, timestamp_ms ts) {
+recovered_risk recover_from_fills(const std::deque<exec::fill>& fills, timestamp_ms ts) {
     const std::int64_t day = utc_day(ts);
     double position = 0;
     double flow = 0;  // cash in minus cash out since the position was last flat
-    double total = 0;
+    recovered_risk out;
     for (const exec::fill& f : fills) {
         const bool buy = f.side == exec::order_side::buy;
         position += buy ? f.quantity : -f.quantity;
         flow += (buy ? -1.0 : 1.0) * f.quantity * f.price - f.fee;
         if (std::fabs(position) <= 1e-9 * std::max(1.0, f.quantity)) {
-            if (utc_day(f.ts) == day) total += flow;
+            if (utc_day(f.ts) == day) out.day_pnl += flow;
+            out.last_exit_ts = f.ts;
             position = 0;
             flow = 0;
         }
     }
-    return total;
+    return out;
 }
 
 // ---- symbol_risk -----------------------------------------------------------------------------

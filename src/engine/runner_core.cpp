@@ -433,21 +433,10 @@ bool runner_core::risk_allows_entry(double qty, const strategy::enter_position& 
 }
 
 void runner_core::restore_risk_state(timestamp_ms last_ts) {
-    const auto& fills = broker_.recent_fills();
-    const double day_pnl = realized_on_day(fills, last_ts);
-    // The last exit: the newest fill after which the account was flat.
-    timestamp_ms last_exit = 0;
-    double position = 0;
-    for (const exec::fill& f : fills) {
-        position += f.side == exec::order_side::buy ? f.quantity : -f.quantity;
-        if (std::fabs(position) <= 1e-9 * std::max(1.0, f.quantity)) {
-            position = 0;
-            last_exit = f.ts;
-        }
-    }
-    risk_.restore(day_pnl, last_ts, last_exit);
+    const recovered_risk r = recover_from_fills(broker_.recent_fills(), last_ts);
+    risk_.restore(r.day_pnl, last_ts, r.last_exit_ts);
     if (book_ != nullptr) {
-        book_->note_restored(machine_.current_position().has_value(), day_pnl, last_ts);
+        book_->note_restored(machine_.current_position().has_value(), r.day_pnl, last_ts);
     }
 }
 

@@ -67,9 +67,14 @@ private:
     double pnl_ = 0;
 };
 
-/// The realised P&L of the round trips in `fills` (oldest first) that closed on the UTC day of
-/// `ts`: what a restart recovers for the daily loss limit from the restored paper account.
-double realized_on_day(const std::deque<exec::fill>& fills, timestamp_ms ts);
+/// What a restart recovers for the risk limits from the restored paper account's fills (oldest
+/// first): the realised P&L of the round trips that closed on the UTC day of `ts`, and when the
+/// last round trip closed (0: none).
+struct recovered_risk {
+    double day_pnl = 0;
+    timestamp_ms last_exit_ts = 0;
+};
+recovered_risk recover_from_fills(const std::deque<exec::fill>& fills, timestamp_ms ts);
 
 class symbol_risk {
 public:

@@ -261,8 +261,10 @@ TEST_CASE("risk: a restart recovers the day's realised P&L from the account's fi
         {order_side::buy, 2, 45, 0.1, k_start + 3'000},       // closed today: +9.8
         {order_side::buy, 1, 10, 0, k_start + 4'000},         // still open: not realised
     };
-    CHECK(engine::realized_on_day(fills, k_start + 5'000) == doctest::Approx(-0.4));
-    CHECK(engine::realized_on_day(fills, k_start - 1) == doctest::Approx(0));
+    const auto today = engine::recover_from_fills(fills, k_start + 5'000);
+    CHECK(today.day_pnl == doctest::Approx(-0.4));
+    CHECK(today.last_exit_ts == k_start + 3'000);
+    CHECK(engine::recover_from_fills(fills, k_start - 1).day_pnl == doctest::Approx(0));
     engine::symbol_risk risk({.max_daily_loss = 0.3, .cooldown_after_exit_s = 10});
     risk.restore(-0.4, k_start + 5'000, k_start + 3'000);
     const auto refusal = risk.check_entry(1, 10, k_start + 6'000);
