@@ -782,15 +782,8 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
     if (!journal_allows_entry(e)) return;
     const double qty = a.quantity.value_or(cfg_.quantity);
     if (!risk_allows_entry(qty, a, e)) return;
-    // From here on the book holds a position slot for this entry: give it back if none opens.
-    bool opened = false;
-    struct slot_guard {
-        risk_book* book;
-        const bool& opened;
-        ~slot_guard() {
-            if (book != nullptr && !opened) book->cancel_entry();
-        }
-    } guard{book_, opened};
+    // From here on the book holds a position slot for this entry: given back if none opens.
+    admitted_entry slot(book_);
     if (!account_opened_ && journal_ != nullptr) {
         journal::record acct;
         acct.type = journal::record_type::account_opened;
@@ -833,7 +826,7 @@ void runner_core::enter(const strategy::enter_position& a, const market_event& e
         note(decisions_, *log_, r);
         return;
     }
-    opened = true;
+    slot.keep();
     risk_.note_order(e.ts);
 
     journal::record j;

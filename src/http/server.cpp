@@ -23,7 +23,7 @@ constexpr std::chrono::milliseconds accept_retry_delay{100};
 
 asio::ip::address parse_address(const server_options& o) {
     boost::system::error_code ec;
-    const auto address = asio::ip::make_address(o.address, ec);
+    auto address = asio::ip::make_address(o.address, ec);
     if (ec) throw std::invalid_argument("http: invalid listen address '" + o.address + "'");
     if (!address.is_loopback() && !o.allow_non_loopback) {
         throw std::invalid_argument("http: listen address " + o.address +
@@ -48,7 +48,7 @@ void validate(const server_options& o, const handler& h) {
 // the base class are destroyed before its io_context, as Asio requires for I/O objects.
 struct server::impl : detail::server_state {
     impl(server_options o, handler h, std::shared_ptr<spdlog::logger> l, asio::ip::address a)
-        : server_state(std::move(o), std::move(h), std::move(l)), address(a) {}
+        : server_state(std::move(o), std::move(h), std::move(l)), address(std::move(a)) {}
 
     void listen();
     void do_accept();

@@ -18,7 +18,7 @@ namespace {
 
 // Bytes read from a client after an error response before the socket is closed, so that the
 // close does not turn into a reset that could destroy the response in flight.
-constexpr std::size_t drain_limit = 1024 * 1024;
+constexpr std::size_t drain_limit = std::size_t{1024} * 1024;
 // Upper bound on writing a 503 and on draining: such connections must not linger.
 constexpr std::chrono::milliseconds linger_timeout{1000};
 constexpr std::size_t idle_read_chunk = 4096;

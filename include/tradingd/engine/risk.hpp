@@ -136,4 +136,20 @@ private:
     timestamp_ms newest_ts_ = 0;       // guarded by mutex_
 };
 
+/// The position slot risk_book::admit_entry took, held until the entry is confirmed (keep());
+/// otherwise given back (cancel_entry) when this goes out of scope. A null book holds nothing.
+class admitted_entry {
+public:
+    explicit admitted_entry(risk_book* book) noexcept : book_(book) {}
+    ~admitted_entry() {
+        if (book_ != nullptr) book_->cancel_entry();
+    }
+    admitted_entry(const admitted_entry&) = delete;
+    admitted_entry& operator=(const admitted_entry&) = delete;
+    void keep() noexcept { book_ = nullptr; }
+
+private:
+    risk_book* book_;
+};
+
 }  // namespace tradingd::engine
