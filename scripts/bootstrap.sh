@@ -29,6 +29,7 @@ packages=(
     prometheus             # promtool: the tests check /metrics with `promtool check metrics`
     wrk                    # the HTTP status server load test
     systemd                # systemd-analyze verify on systemd/tradingd.service (tests)
+    chromium               # headless: the backtest report test opens report.html and screenshots it
     zlib1g-dev             # crc32 of journal records and snapshots
     ca-certificates        # the system CA store the live TLS connections verify against
     clang-14 libclang-rt-14-dev  # scripts/fuzz.sh: libFuzzer + ASan/UBSan runtimes for clang

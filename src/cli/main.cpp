@@ -6,7 +6,10 @@
 
 #include <tradingd/cli/commands.hpp>
 
+#include "backtest_cli.hpp"
 #include "decisions_cli.hpp"
+#include "replay_cli.hpp"
+#include "sweep_cli.hpp"
 
 #ifndef TRADINGD_VERSION
 #define TRADINGD_VERSION "unknown"
@@ -79,6 +82,13 @@ int main(int argc, char** argv) {
 
     detail::decision_command_options decision_options;
     detail::add_decision_commands(app, decision_options);
+    // offline commands: each adds its subcommands here and runs them below
+    detail::sweep_command_options sweep_options;
+    detail::add_sweep_commands(app, sweep_options);
+    detail::replay_command_options replay_options;
+    detail::add_replay_commands(app, *run, replay_options);
+    detail::backtest_command_options backtest_options;
+    detail::add_backtest_command(app, backtest_options);
 
     try {
         app.parse(argc, argv);
@@ -93,6 +103,11 @@ int main(int argc, char** argv) {
     if (*ind) return print_indicators(data_path, spec);
     if (*jcmd) return print_journal(journal_state_dir, journal_json, std::cout);
     if (auto code = detail::run_decision_commands(decision_options)) return *code;
+    // offline commands: run
+    if (auto code = detail::run_sweep_commands(sweep_options)) return *code;
+    if (auto code = detail::run_replay_commands(replay_options, config_path, duration_text))
+        return *code;
+    if (auto code = detail::run_backtest_command(backtest_options)) return *code;
     if (config_path.empty()) {
         std::cerr << "tradingd: --config FILE is required (see tradingd --help)\n";
         return 2;

@@ -1,9 +1,14 @@
 #include "market_feed.hpp"
 
 #include <atomic>
+#include <filesystem>
+#include <stdexcept>
+#include <system_error>
 #include <utility>
 
 #include <tradingd/feed/binance_feed.hpp>
+#include <tradingd/feed/recording.hpp>
+#include <tradingd/feed/replay_feed.hpp>
 #include <tradingd/feed/sim_feed.hpp>
 
 #include "logging.hpp"
@@ -87,12 +92,109 @@ private:
     std::string ws_url_;
 };
 
+/// [feed] type = "replay": a recording played back; finishes at its end. Symbols cannot be
+/// added while it runs (the recording decides which symbols have events).
+class replay_market_feed final : public market_feed {
+public:
+    replay_market_feed(const config::daemon_settings& s, std::vector<event_sink*> sinks)
+        : feed_(s.feed.replay, s.symbols, std::move(sinks)), replay_(s.feed.replay) {}
+    void start() override {
+        feed_.start();
+        running_.store(true, std::memory_order_release);
+    }
+    void stop() override {
+        running_.store(false, std::memory_order_release);
+        feed_.stop();
+    }
+    std::string describe() const override {
+        const auto& sum = feed_.summary();
+        return fmt::format("replay of {} ({} events, {:.1f} s recorded, speed {})",
+                           replay_.data.string(), sum.total_events,
+                           static_cast<double>(sum.duration_ns) / 1e9,
+                           replay_.speed > 0 ? fmt::format("{:g}x", replay_.speed) : "max");
+    }
+    bool can_add_symbols() const override { return false; }
+    void add_symbol(const config::symbol_config& symbol, event_sink*) override {
+        throw std::runtime_error("a replay cannot add " + symbol.symbol + " while running");
+    }
+    status::feed_status status() const override {
+        status::feed_status s;
+        s.type = "replay";
+        s.running = running_.load(std::memory_order_acquire) && !feed_.finished();
+        return s;
+    }
+    bool connected() const override { return true; }
+    bool finished() const override { return feed_.finished(); }
+
+private:
+    feed::replay_feed feed_;
+    config::replay_feed_config replay_;
+    std::atomic<bool> running_{false};
+};
+
+std::unique_ptr<market_feed> make_plain_feed(const config::daemon_settings& s,
+                                             std::vector<event_sink*> sinks) {
+    if (s.feed.type == "binance") return std::make_unique<binance_market_feed>(s, std::move(sinks));
+    if (s.feed.type == "replay") return std::make_unique<replay_market_feed>(s, std::move(sinks));
+    return std::make_unique<sim_market_feed>(s, std::move(sinks));
+}
+
+/// [feed] record: the configured feed, delivering through recording_sinks so the recording holds
+/// exactly what the runners accepted. Stopping the feed closes (flushes) the recording.
+class recording_market_feed final : public market_feed {
+public:
+    recording_market_feed(const config::daemon_settings& s, std::vector<event_sink*> sinks) {
+        std::vector<std::string> names;
+        for (const auto& sym : s.symbols)
+            names.push_back(sym.symbol);
+        writer_ =
+            std::make_unique<feed::recording_writer>(s.feed.record, names, named_logger("record"));
+        std::vector<event_sink*> wrapped;
+        for (std::size_t i = 0; i < sinks.size(); ++i) {
+            sinks_.push_back(std::make_unique<feed::recording_sink>(*sinks[i], *writer_,
+                                                                    static_cast<std::uint32_t>(i)));
+            wrapped.push_back(sinks_.back().get());
+        }
+        inner_ = make_plain_feed(s, std::move(wrapped));
+    }
+    void start() override { inner_->start(); }
+    void stop() override {
+        inner_->stop();
+        writer_->close();
+    }
+    std::string describe() const override {
+        return inner_->describe() + ", recording to " + writer_->path().string();
+    }
+    bool can_add_symbols() const override { return inner_->can_add_symbols(); }
+    void add_symbol(const config::symbol_config& symbol, event_sink* sink) override {
+        const std::uint32_t index = writer_->add_symbol(symbol.symbol);
+        auto wrapped = std::make_unique<feed::recording_sink>(*sink, *writer_, index);
+        inner_->add_symbol(symbol, wrapped.get());
+        sinks_.push_back(std::move(wrapped));
+    }
+    status::feed_status status() const override { return inner_->status(); }
+    bool connected() const override { return inner_->connected(); }
+    bool finished() const override { return inner_->finished(); }
+
+private:
+    // Declared in this order so the feed (which uses the sinks, which use the writer) goes first.
+    std::unique_ptr<feed::recording_writer> writer_;
+    std::vector<std::unique_ptr<feed::recording_sink>> sinks_;
+    std::unique_ptr<market_feed> inner_;
+};
+
 }  // namespace
 
 std::unique_ptr<market_feed> make_feed(const config::daemon_settings& s,
                                        std::vector<event_sink*> sinks) {
-    if (s.feed.type == "binance") return std::make_unique<binance_market_feed>(s, std::move(sinks));
-    return std::make_unique<sim_market_feed>(s, std::move(sinks));
+    if (s.feed.record.empty()) return make_plain_feed(s, std::move(sinks));
+    std::error_code ec;
+    if (s.feed.type == "replay" &&
+        std::filesystem::equivalent(s.feed.record, s.feed.replay.data, ec)) {
+        throw std::runtime_error("the recording to write (" + s.feed.record.string() +
+                                 ") is the recording being replayed");
+    }
+    return std::make_unique<recording_market_feed>(s, std::move(sinks));
 }
 
 }  // namespace tradingd::cli

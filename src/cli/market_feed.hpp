@@ -1,6 +1,6 @@
 #pragma once
-// market_feed: the feed selected by [feed] type (simulated or Binance) behind one interface for
-// the daemon's lifecycle, its status endpoint and config reloads.
+// market_feed: the feed selected by [feed] type (simulated, Binance or replay) behind one interface
+// for the daemon's lifecycle, its status endpoint and config reloads.
 //
 // Thread-safety: start/stop from the main thread; status() and add_symbol() from any thread.
 
@@ -28,9 +28,13 @@ public:
     virtual status::feed_status status() const = 0;
     /// Whether every connection is up (systemd READY waits for it).
     virtual bool connected() const = 0;
+    /// Whether the feed has delivered everything it ever will (a replay at the end of its
+    /// recording): the daemon then stops as if its duration had elapsed. Live feeds never finish.
+    virtual bool finished() const { return false; }
 };
 
-/// The feed [feed] type selects; `sinks[i]` receives `s.symbols[i]`'s events.
+/// The feed [feed] type selects; `sinks[i]` receives `s.symbols[i]`'s events. With [feed] record,
+/// it is wrapped so that every event a sink accepts is also recorded (docs/recording.md).
 std::unique_ptr<market_feed> make_feed(const config::daemon_settings& s,
                                        std::vector<event_sink*> sinks);
 

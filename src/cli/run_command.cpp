@@ -1,6 +1,7 @@
 // `tradingd --config FILE`: wiring of config -> runners -> feed, signal handling, summary.
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +32,7 @@
 #include "event_loop.hpp"
 #include "logging.hpp"
 #include "market_feed.hpp"
+#include "replay_cli.hpp"
 #include "status_api.hpp"
 
 namespace tradingd::cli {
@@ -196,6 +198,12 @@ std::unique_ptr<http::server> start_http(
 
 int run_daemon(const std::filesystem::path& config_path,
                std::optional<std::chrono::milliseconds> duration) {
+    return run_daemon_adjusted(config_path, duration, {});
+}
+
+int run_daemon_adjusted(const std::filesystem::path& config_path,
+                        std::optional<std::chrono::milliseconds> duration,
+                        const settings_override& adjust) {
     const auto started = std::chrono::steady_clock::now();
     // Block the signals the event loop handles before any thread exists, so every thread
     // inherits the mask and only the main thread receives them, through its signalfd.
@@ -213,6 +221,7 @@ int run_daemon(const std::filesystem::path& config_path,
         std::cerr << "tradingd: invalid configuration:\n" << e.what() << "\n";
         return 2;
     }
+    if (adjust) adjust(settings);  // command-line overrides (replay, --record)
     spdlog::set_level(spdlog::level::from_str(settings.daemon.log_level));
     service::systemd_notifier notifier(named_logger("systemd"));
 
@@ -235,6 +244,15 @@ int run_daemon(const std::filesystem::path& config_path,
             token = read_token_file(settings.http.token_file.string());
     } catch (const std::exception& e) {
         spdlog::critical("cannot start: {}", e.what());
+        return 1;
+    }
+    // A replay reproduces a session that started from nothing: restored positions and P&L
+    // would change its decisions (docs/recording.md).
+    if (settings.feed.type == "replay" && !journal->recovered().runners.empty()) {
+        spdlog::critical(
+            "cannot start: replay needs a fresh state directory, but the journal in {} holds the "
+            "state of {} symbol(s); use `tradingd replay --state-dir NEW_DIR`",
+            journal->directory().string(), journal->recovered().runners.size());
         return 1;
     }
     warn_unconfigured(journal->recovered(), settings);
@@ -356,8 +374,15 @@ int run_daemon(const std::filesystem::path& config_path,
     bool ready = false;
     std::string last_line;
     std::uint64_t ticks = 0;
+    bool feed_finished = false;
     const auto tick = [&] {
         last_tick_ns.store(monotonic_ns());
+        // A replay at the end of its recording: stop the way SIGTERM does (the event loop only
+        // ends on a signal or the duration), after the runners drain their queues.
+        if (!feed_finished && feed->finished()) {
+            feed_finished = true;
+            ::kill(::getpid(), SIGTERM);
+        }
         const bool was_halted = risk.halted();
         if (kill.poll() && !was_halted && risk.halted() && live.settings.risk.flatten_on_halt) {
             flatten_everything("kill switch file " + kill.file().string());
@@ -376,9 +401,10 @@ int run_daemon(const std::filesystem::path& config_path,
     tick();
     loop->on_tick = tick;
     const int sig = loop->run(end, watcher.get());
-    spdlog::info("stopping ({})", sig == SIGTERM  ? "SIGTERM"
-                                  : sig == SIGINT ? "SIGINT"
-                                                  : "duration elapsed");
+    spdlog::info("stopping ({})", feed_finished    ? "the feed finished"
+                                  : sig == SIGTERM ? "SIGTERM"
+                                  : sig == SIGINT  ? "SIGINT"
+                                                   : "duration elapsed");
     notifier.stopping();
     notifier.stop_watchdog();
     if (http) http->stop();

@@ -258,14 +258,44 @@ binance_feed_config parse_binance_feed(table_reader t, const parse_state& state)
     return c;
 }
 
+/// [feed.replay]. `data` is required only when the feed type is "replay" (`required`).
+replay_feed_config parse_replay_feed(table_reader t, const parse_state& state, bool required) {
+    replay_feed_config c;
+    if (read_path(t, "data", state.base_dir, c.data,
+                  required ? presence::required : presence::optional) &&
+        required) {
+        std::error_code ec;
+        if (!fs::is_regular_file(c.data, ec)) {
+            t.report(*t.take("data"), "data",
+                     "recording '" + c.data.string() + "' does not exist or is not a file");
+        }
+    }
+    const toml::node* speed = t.take("speed");
+    // 0 is accepted here (unlike [feed.sim] speed): both 0 and "max" mean no pacing.
+    if (speed != nullptr && speed->is_number()) {
+        read_number(t, "speed", {0, k_inf}, c.speed);
+    } else {
+        read_speed(t, c.speed);
+    }
+    t.reject_unknown_keys();
+    return c;
+}
+
 feed_config parse_feed(table_reader t, const parse_state& state) {
     feed_config f;
-    if (read_string(t, "type", f.type) && f.type != "sim" && f.type != "binance") {
+    if (read_string(t, "type", f.type) && f.type != "sim" && f.type != "binance" &&
+        f.type != "replay") {
         t.report(*t.take("type"), "type",
-                 "unsupported feed type '" + f.type + "' (expected sim or binance)");
+                 "unsupported feed type '" + f.type + "' (expected sim, binance or replay)");
     }
     f.sim = parse_sim_feed(t.child("sim"));
     f.binance = parse_binance_feed(t.child("binance"), state);
+    f.replay = parse_replay_feed(t.child("replay"), state, f.type == "replay");
+    if (read_path(t, "record", state.base_dir, f.record) && f.type == "replay" &&
+        !f.replay.data.empty() && f.record == f.replay.data) {
+        t.report(*t.take("record"), "record",
+                 "is the file [feed.replay] data replays: recording would replace it");
+    }
     t.reject_unknown_keys();
     return f;
 }

@@ -96,10 +96,24 @@ struct binance_feed_config {
     bool operator==(const binance_feed_config&) const = default;
 };
 
+/// [feed.replay]: feeds a recording ([feed] record) back through the runners (docs/recording.md).
+struct replay_feed_config {
+    std::filesystem::path data;  ///< the recording; required when [feed] type = "replay"
+    /// Pace: 0 = as fast as the runners accept (default; `speed = "max"` or 0 in TOML); N > 0 =
+    /// the recorded receive times, N times faster.
+    double speed = 0;
+
+    bool operator==(const replay_feed_config&) const = default;
+};
+
 struct feed_config {
-    std::string type = "sim";  ///< "sim" or "binance"
+    std::string type = "sim";  ///< "sim", "binance" or "replay"
     sim_feed_config sim;
     binance_feed_config binance;
+    replay_feed_config replay;
+    /// When set, every market event the runners accept is also written to this file
+    /// (docs/recording.md). Empty: no recording.
+    std::filesystem::path record;
 
     bool operator==(const feed_config&) const = default;
 };

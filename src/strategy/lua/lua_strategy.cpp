@@ -681,3 +681,56 @@ result<context> lua_strategy::adopt_context(const context& current) {
 }
 
 }  // namespace tradingd::strategy::lua
+
+// ------------------------------------------------------------------------------------------
+// Parameter sweeps: the optional valid(params)
+
+namespace tradingd::strategy::lua {
+namespace {
+
+/// lua_CFunction: pushes env.valid (raw) and env.params.
+int fetch_valid(lua_State* L) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, detail::vm_of(L).env_ref);
+    lua_pushliteral(L, "valid");
+    lua_rawget(L, -2);
+    lua_pushliteral(L, "params");
+    lua_rawget(L, -3);
+    return 2;
+}
+
+}  // namespace
+
+result<std::optional<bool>> lua_strategy::call_valid() {
+    impl& v = *impl_;
+    const detail::stack_guard guard(v.L);
+    if (lua_checkstack(v.L, 8) == 0) return error{v.name + ": valid: out of memory (Lua stack)"};
+    std::string err;
+    lua_pushcfunction(v.L, fetch_valid);
+    if (detail::run_protected(v, 0, 2, "valid", err) != failure_kind::none) {
+        return error{std::move(err)};
+    }
+    const int t = lua_type(v.L, -2);
+    if (t == LUA_TNIL) {
+        lua_pop(v.L, 2);
+        return std::optional<bool>{};
+    }
+    if (t != LUA_TFUNCTION) {
+        lua_pop(v.L, 2);
+        return error{v.name + ": 'valid' must be a function (found a " + lua_typename(v.L, t) +
+                     ")"};
+    }
+    if (detail::run_protected(v, 1, 1, "valid", err) != failure_kind::none) {
+        return error{std::move(err)};
+    }
+    const int r = lua_type(v.L, -1);
+    if (r != LUA_TBOOLEAN) {
+        lua_pop(v.L, 1);
+        return error{v.name + ": valid: returned a " + lua_typename(v.L, r) +
+                     " (expected a boolean)"};
+    }
+    const bool ok = lua_toboolean(v.L, -1) != 0;
+    lua_pop(v.L, 1);
+    return std::optional<bool>{ok};
+}
+
+}  // namespace tradingd::strategy::lua

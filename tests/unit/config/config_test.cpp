@@ -440,7 +440,7 @@ spread_bps = -1
     const std::vector<std::string> expected = {
         ":4:13: daemon.log_level: unsupported log level 'verbose' (expected one of trace, debug, "
         "info, warn, error, critical, off)",
-        ":6:8: feed.type: unsupported feed type 'kraken' (expected sim or binance)",
+        ":6:8: feed.type: unsupported feed type 'kraken' (expected sim, binance or replay)",
         ":8:8: feed.sim.seed: value -1 is out of range (expected 0..9223372036854775807)",
         ":9:9: feed.sim.speed: value 0 is out of range (expected > 0)",
         ":10:20: feed.sim.ticks_per_candle: value 0 is out of range (expected 1..10000)",

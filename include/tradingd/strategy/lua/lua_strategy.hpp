@@ -162,6 +162,12 @@ public:
     /// nothing outside this VM has changed and the version must not be used.
     result<context> adopt_context(const context& current);
 
+    /// Parameter sweeps: calls the script's optional global `valid(params)` (the read-only
+    /// `params` table this VM was bound to) under the call budget. nullopt: the script defines
+    /// no `valid`. An error when it raises, overruns its budget or returns anything but a boolean
+    /// ("<name>:<line>: valid: ..." / "<name>: valid: returned a ... (expected a boolean)").
+    result<std::optional<bool>> call_valid();
+
     /// Points `ctx` writes at another context from now on (used when a reloaded version, loaded
     /// against a scratch copy so a failed load changes nothing, is swapped in). The Lua-side
     /// values are not touched: the new context must hold the same entries.
