@@ -14,6 +14,7 @@
 #include <tradingd/config/config.hpp>
 #include <tradingd/engine/decision_log.hpp>
 #include <tradingd/feed/kline_file.hpp>
+#include <tradingd/feed/recording.hpp>
 
 #include "outputs.hpp"
 
@@ -132,7 +133,10 @@ int run_command(const command_options& o, std::ostream& out, std::ostream& err) 
     std::vector<candle> rows;
     try {
         cfg = config::load_config(o.config);
-        rows = feed::read_kline_file(o.data);
+        // A recording's closed candles of the symbol, or a kline file.
+        const std::string name = o.symbol.empty() ? cfg.symbols.front().symbol : o.symbol;
+        rows = feed::is_recording(o.data) ? feed::read_recorded_candles(o.data, name)
+                                          : feed::read_kline_file(o.data);
     } catch (const config::config_error& e) {
         err << "tradingd backtest: " << e.what() << '\n';
         for (const auto& p : e.problems())

@@ -18,6 +18,7 @@
 #include <tradingd/backtest/sweep.hpp>
 #include <tradingd/config/config.hpp>
 #include <tradingd/feed/kline_file.hpp>
+#include <tradingd/feed/recording.hpp>
 
 namespace tradingd::cli::detail {
 namespace {
@@ -101,7 +102,8 @@ std::optional<std::vector<candle>> sweep_candles(const sweep_command_options& o,
                                                  config::symbol_config& symbol, bool& usage) {
     std::vector<candle> rows;
     try {
-        rows = feed::read_kline_file(o.data);
+        rows = feed::is_recording(o.data) ? feed::read_recorded_candles(o.data, symbol.symbol)
+                                          : feed::read_kline_file(o.data);
     } catch (const std::exception& e) {
         std::cerr << "tradingd sweep: " << e.what() << '\n';
         return std::nullopt;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <system_error>
 #include <utility>
 
@@ -487,6 +489,33 @@ recording_summary scan_recording(const fs::path& path) {
     s.events.resize(s.symbols.size());
     s.torn_tail_bytes = reader.torn_tail_bytes();
     return s;
+}
+
+bool is_recording(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    char head[sizeof fmt_::magic] = {};
+    return in.read(head, sizeof head) && std::memcmp(head, fmt_::magic, sizeof head) == 0;
+}
+
+std::vector<candle> read_recorded_candles(const std::filesystem::path& path,
+                                          const std::string& symbol) {
+    recording_reader reader(path);
+    std::vector<candle> out;
+    recorded_event r;
+    for (;;) {
+        const auto st = reader.next(r);
+        if (st == recording_reader::status::end) break;
+        if (st == recording_reader::status::corrupt) throw recording_error(reader.error());
+        if (r.event.kind != event_kind::candle_closed) continue;
+        const auto& names = reader.symbols();
+        if (r.event.symbol < names.size() && names[r.event.symbol] == symbol)
+            out.push_back(r.event.bar);
+    }
+    const auto& names = reader.symbols();
+    if (std::find(names.begin(), names.end(), symbol) == names.end()) {
+        throw recording_error(path.string() + ": the recording has no symbol " + symbol);
+    }
+    return out;
 }
 
 }  // namespace tradingd::feed

@@ -189,4 +189,12 @@ struct recording_summary {
 /// offset). A torn tail is reported in the summary, not thrown.
 recording_summary scan_recording(const std::filesystem::path& path);
 
+/// Whether `path` starts with a recording's magic (false when it cannot be read).
+bool is_recording(const std::filesystem::path& path);
+
+/// The closed candles (warm-up history included) of `symbol` in a recording, in recorded order.
+/// Throws recording_error naming the file: corrupt records, or a symbol the recording lacks.
+std::vector<candle> read_recorded_candles(const std::filesystem::path& path,
+                                          const std::string& symbol);
+
 }  // namespace tradingd::feed

@@ -389,3 +389,31 @@ TEST_CASE("recording: a write error is logged once and stops the recording, noth
     // What was written before the error is still a readable recording (maybe with a torn tail).
     CHECK(feed::scan_recording(path).total_events > 0);
 }
+
+TEST_CASE("recording: a backtest reads one symbol's closed candles from a recording") {
+    temp_dir dir;
+    const fs::path path = dir.path() / "bt.tdrec";
+    std::vector<candle> btc;
+    {
+        recording_writer w(path, {"BTCUSDT", "ETHUSDT"}, quiet_logger());
+        for (std::int64_t i = 0; i < 30; ++i) {
+            market_event e = sample(static_cast<event_kind>(i % 3), i);
+            e.symbol = static_cast<std::uint32_t>((i / 3) % 2);
+            w.record(e.symbol, e);
+            if (e.kind == event_kind::candle_closed && e.symbol == 0) btc.push_back(e.bar);
+        }
+    }
+    REQUIRE(btc.size() == 5);
+    CHECK(feed::is_recording(path));
+    dir.write("klines.csv", "1,2,3,1,2,5\n");
+    CHECK_FALSE(feed::is_recording(dir.path() / "klines.csv"));
+    CHECK_FALSE(feed::is_recording(dir.path() / "missing"));
+    const std::vector<candle> got = feed::read_recorded_candles(path, "BTCUSDT");
+    REQUIRE(got.size() == btc.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].open_time == btc[i].open_time);
+        CHECK(got[i].close == btc[i].close);
+    }
+    CHECK_THROWS_WITH_AS(feed::read_recorded_candles(path, "SOLUSDT"),
+                         doctest::Contains("has no symbol SOLUSDT"), feed::recording_error);
+}
