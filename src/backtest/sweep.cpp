@@ -227,13 +227,14 @@ std::vector<named_scalars> combinations(const std::vector<grid_axis>& axes) {
 
 named_scalars override_params(const named_scalars& base, const named_scalars& overrides) {
     named_scalars out = base;
-    for (const auto& [name, value] : overrides) {
+    for (const auto& entry : overrides) {
+        const std::string& name = entry.first;
         const auto it =
             std::find_if(out.begin(), out.end(), [&](const auto& p) { return p.first == name; });
         if (it != out.end()) {
-            it->second = value;
+            it->second = entry.second;
         } else {
-            out.emplace_back(name, value);
+            out.push_back(entry);
         }
     }
     return out;

@@ -38,7 +38,7 @@ constexpr std::size_t at_open = 48;  // then high, low, close, volume, bid, ask 
 constexpr std::size_t at_name = 48;  // a definition record's name bytes
 constexpr std::size_t at_sequence = 104;
 constexpr std::size_t at_crc = 108;
-static_assert(at_open + 7 * 8 == at_sequence);
+static_assert(at_open + std::size_t{7} * 8 == at_sequence);
 static_assert(at_name + fmt_::max_symbol_name == at_sequence);
 static_assert(at_crc + 4 == fmt_::record_size);
 
