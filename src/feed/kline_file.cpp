@@ -219,8 +219,8 @@ std::string parse_json_row(const nlohmann::json& e, row& r) {
 /// The fast path, simdjson's on-demand parser (about ten times nlohmann's speed on a million rows):
 /// false at the first thing it does not accept, and the caller re-reads the file with nlohmann,
 /// whose errors are precise. Same acceptance rules as parse_json_row.
-bool read_json_fast(std::string_view text, const std::vector<std::size_t>& lines,
-                    std::vector<row>& rows) {
+/// Rows get line 0: read_kline_file finds the lines only if a row turns out to be bad.
+bool read_json_fast(std::string_view text, std::vector<row>& rows) {
     namespace od = simdjson::ondemand;
     od::parser parser;
     const simdjson::padded_string padded(text);
@@ -231,7 +231,7 @@ bool read_json_fast(std::string_view text, const std::vector<std::size_t>& lines
         od::array a;
         if (element.get_array().get(a)) return false;
         row r;
-        r.line = rows.size() < lines.size() ? lines[rows.size()] : 1;
+        r.line = 0;
         double* prices[] = {&r.c.open, &r.c.high, &r.c.low, &r.c.close, &r.c.volume};
         std::size_t k = 0;
         for (auto field : a) {
@@ -258,18 +258,16 @@ bool read_json_fast(std::string_view text, const std::vector<std::size_t>& lines
         if (k < 6) return false;
         rows.push_back(r);
     }
-    return true;
+    // Anything but blanks after the array: let the strict parser say what.
+    const char* rest = nullptr;
+    return doc.current_location().get(rest) == simdjson::OUT_OF_BOUNDS;
 }
 
 std::vector<row> read_json(const std::filesystem::path& file, std::string_view text) {
+    std::vector<row> fast;
+    if (read_json_fast(text, fast)) return fast;
     std::size_t top_end = 0;
     const auto lines = element_lines(text, top_end);
-    // Only blanks may follow the array (simdjson's on-demand parser does not check the rest).
-    const bool nothing_after = top_end != std::string_view::npos &&
-                               text.find_first_not_of(" \t\r\n", top_end) == std::string_view::npos;
-    std::vector<row> fast;
-    fast.reserve(lines.size());
-    if (nothing_after && read_json_fast(text, lines, fast)) return fast;
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(text);
@@ -343,10 +341,19 @@ std::vector<candle> finish(const std::filesystem::path& file, std::vector<row>& 
 std::vector<candle> read_kline_file(const std::filesystem::path& path) {
     const std::string text = read_all(path);
     const auto first = text.find_first_not_of(" \t\r\n");
-    std::vector<row> rows = (first != std::string::npos && text[first] == '[')
-                                ? read_json(path, text)
-                                : read_csv(path, text);
-    return finish(path, rows);
+    const bool json = first != std::string::npos && text[first] == '[';
+    std::vector<row> rows = json ? read_json(path, text) : read_csv(path, text);
+    if (!json || rows.empty() || rows.front().line != 0) return finish(path, rows);
+    try {
+        return finish(path, rows);
+    } catch (const std::runtime_error&) {
+        // JSON rows read by the fast path carry no line numbers: find them and report again.
+        std::size_t top_end = 0;
+        const auto lines = element_lines(text, top_end);
+        for (std::size_t i = 0; i < rows.size(); ++i)
+            rows[i].line = i < lines.size() ? lines[i] : 1;
+        return finish(path, rows);
+    }
 }
 
 }  // namespace tradingd::feed
