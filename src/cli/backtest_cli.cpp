@@ -31,7 +31,8 @@ void add_backtest_command(CLI::App& app, backtest_command_options& o) {
     auto* cmd = o.command;
     cmd->add_option("--config", o.config, "The daemon's config ([paper], [sandbox], [[symbols]])")
         ->required();
-    cmd->add_option("--data", o.data, "Candles: Binance kline CSV or a JSON array of rows")
+    cmd->add_option("--data", o.data,
+                    "Candles: Binance kline CSV, a JSON array of rows, or a recording (--record)")
         ->required();
     cmd->add_option("--symbol", o.symbol, "The config's symbol to run (default: the first)");
     cmd->add_option("--from", o.from, std::string("First candle's open time: ") + time_help);

@@ -286,7 +286,8 @@ void add_sweep_commands(CLI::App& app, sweep_command_options& o) {
     auto* s = o.sweep;
     s->add_option("--config", o.config, "The daemon's config ([paper], [sandbox], [[symbols]])")
         ->required();
-    s->add_option("--data", o.data, "Candles: Binance kline CSV or a JSON array of rows")
+    s->add_option("--data", o.data,
+                  "Candles: Binance kline CSV, a JSON array of rows, or a recording (--record)")
         ->required();
     s->add_option("--grid", o.grid,
                   "Params to sweep: \"fast=5:30:5,slow=20:100:10\" (start:stop:step, stop "
