@@ -14,11 +14,7 @@
 #include <thread>
 
 #include <tradingd/backtest/sweep.hpp>
-#include <tradingd/engine/runner_core.hpp>
-#include <tradingd/indicators/indicator_set.hpp>
-#include <tradingd/market/market_data_window.hpp>
-#include <tradingd/strategy/context.hpp>
-#include <tradingd/strategy/lua/lua_strategy.hpp>
+#include <tradingd/engine/standalone_strategy.hpp>
 
 namespace tradingd::backtest {
 namespace {
@@ -314,20 +310,11 @@ void parallel_for(std::size_t count, unsigned threads, const std::function<void(
 std::optional<bool> check_valid(const config::symbol_config& symbol,
                                 const config::sandbox_config& sandbox,
                                 const named_scalars& params) {
-    market::market_data_window window(std::max<std::size_t>(symbol.window, 1));
-    indicators::indicator_set ind(window);
-    strategy::context ctx;
-    strategy::lua::strategy_binding b;
-    b.symbol = symbol.symbol;
-    b.interval = symbol.interval;
-    b.indicators = &ind;
-    b.ctx = &ctx;
-    b.params = params;
-    b.logger = null_logger();
-    auto loaded =
-        strategy::lua::lua_strategy::load_file(symbol.strategy_path, b, engine::to_limits(sandbox));
-    if (!loaded) throw std::runtime_error(loaded.error_message());
-    auto verdict = loaded.value()->call_valid();
+    config::symbol_config with_params = symbol;
+    with_params.params = params;
+    engine::standalone_strategy loaded(with_params, sandbox, null_logger());
+    if (loaded.error()) throw std::runtime_error(*loaded.error());
+    auto verdict = loaded.get()->call_valid();
     if (!verdict) throw std::runtime_error(verdict.error_message());
     return verdict.value();
 }

@@ -3,36 +3,14 @@
 
 #include <tradingd/cli/commands.hpp>
 #include <tradingd/config/config.hpp>
-#include <tradingd/engine/runner_core.hpp>
-#include <tradingd/indicators/indicator_set.hpp>
-#include <tradingd/market/market_data_window.hpp>
-#include <tradingd/strategy/context.hpp>
-#include <tradingd/strategy/lua/lua_strategy.hpp>
+#include <tradingd/engine/standalone_strategy.hpp>
 
 namespace tradingd::cli {
 namespace {
 
-/// Loads one script the way a runner would (same sandbox limits, params); returns its error.
-result<std::unique_ptr<strategy::lua::lua_strategy>> load_like_a_runner(
-    const config::sandbox_config& sandbox, const config::symbol_config& sym) {
-    market::market_data_window window(sym.window);
-    indicators::indicator_set ind(window);
-    strategy::context ctx;
-    strategy::lua::strategy_binding b;
-    b.symbol = sym.symbol;
-    b.interval = sym.interval;
-    b.indicators = &ind;
-    b.ctx = &ctx;
-    b.params = sym.params;
-    return strategy::lua::lua_strategy::load_file(sym.strategy_path, std::move(b),
-                                                  engine::to_limits(sandbox));
-}
-
 std::optional<std::string> try_load(const config::daemon_settings& s,
                                     const config::symbol_config& sym) {
-    auto r = load_like_a_runner(s.sandbox, sym);
-    if (r) return std::nullopt;
-    return r.error_message();
+    return engine::standalone_strategy(sym, s.sandbox).error();
 }
 
 bool print_config_problems(const std::filesystem::path& config_path,
@@ -90,12 +68,12 @@ int check_script(const std::filesystem::path& script_path,
             return 1;
         }
     }
-    auto r = load_like_a_runner(sandbox, sym);
-    if (!r) {
-        std::cout << "FAILED: " << r.error_message() << "\n";
+    engine::standalone_strategy loaded(sym, sandbox);
+    if (loaded.error()) {
+        std::cout << "FAILED: " << *loaded.error() << "\n";
         return 1;
     }
-    std::cout << "OK: " << script_path.string() << " (version " << r.value()->hash() << ")\n";
+    std::cout << "OK: " << script_path.string() << " (version " << loaded.get()->hash() << ")\n";
     return 0;
 }
 
