@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <string_view>
 #include <vector>
 
 #include <tradingd/engine/runner_core.hpp>
@@ -434,7 +435,31 @@ double interleaved_sandbox_overhead() {
     return ratios[ratios.size() / 2];
 }
 
+// `runner_bench --profile-steps N`: only N full steps after the warm-up, for callgrind
+// (valgrind --tool=callgrind build/tests/bench/runner_bench --profile-steps 20000), whose
+// instruction counts are deterministic where timings on this shared machine are not.
+int profile_full_steps(std::size_t steps, bool hardened) {
+    null_decisions sink;
+    strategy::lua::sandbox_limits limits = engine::to_limits(config::sandbox_config{});
+    limits.hardening = hardened;
+    engine::runner_core r(sma_cross_symbol(1000), config::sandbox_config{}, config::paper_config{},
+                          sink, quiet_logger(), &limits);
+    const auto& cs = real_candles();
+    for (std::size_t i = 0; i < 1000; ++i)
+        r.on_event(closed(cs[i], 0));
+    for (std::size_t k = 0; k < steps; ++k)
+        r.on_event(closed(cs[1000 + k % (cs.size() - 1000)], 0));
+    std::printf("%zu steps, %llu trades, %llu decision records\n", steps,
+                static_cast<unsigned long long>(r.summary().trades),
+                static_cast<unsigned long long>(sink.n));
+    return 0;
+}
+
 int main(int argc, char** argv) {
+    if (argc == 3 && (std::string_view(argv[1]) == "--profile-steps" ||
+                      std::string_view(argv[1]) == "--profile-steps-unhardened"))
+        return profile_full_steps(std::stoul(argv[2]),
+                                  std::string_view(argv[1]) == "--profile-steps");
     benchmark::Initialize(&argc, argv);
     ratio_reporter reporter;
     benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -18,6 +18,7 @@
 
 #include "action_validation.hpp"
 #include "api_tables.hpp"
+#include "call_shape.hpp"
 #include "host_bridge.hpp"
 #include "sandbox.hpp"
 #include "vm.hpp"
@@ -180,10 +181,10 @@ std::optional<std::string> read_script(const std::filesystem::path& path, std::s
 /// message handler. On success leaves `nresults` results; on failure leaves nothing, returns the
 /// failure kind and sets `err`. Allocates on the C++ heap only on failure.
 failure_kind run_protected(lua_strategy::impl& v, int nargs, int nresults, const char* label,
-                           std::string& err) {
+                           std::string& err, detail::call_plan plan = {}) {
     lua_State* L = v.L;
     int status = LUA_OK;
-    arm_budget(v);
+    arm_budget(v, plan);
     if (v.msgh_index != 0) {
         // Loaded VM: the handler sits permanently at the bottom of the stack.
         status = lua_pcall(L, nargs, nresults, v.msgh_index);
@@ -307,7 +308,7 @@ std::string open_state(lua_strategy::impl& v) {
     lua_atpanic(v.L, detail::panic_handler);
     lua_setwarnf(v.L, detail::warn_function, &v);
     if (v.limits.hardening) {
-        lua_sethook(v.L, detail::budget_hook, LUA_MASKCOUNT, detail::hook_interval);
+        detail::set_main_hook(v, LUA_MASKCOUNT);
     }
     std::string err;
     lua_pushcfunction(v.L, detail::setup_sandbox);
@@ -357,11 +358,28 @@ std::string run_on_init(lua_strategy::impl& v) {
     return {};
 }
 
+/// Plans how each entry point is held to the budget (call_shape.hpp): entry points without loops
+/// and short enough to fit the budget by themselves skip the count hook.
+void plan_entry_calls(lua_strategy::impl& v) noexcept {
+    if (!v.limits.hardening || !detail::call_records_readable()) return;
+    for (std::size_t i = 0; i < detail::entry_count; ++i) {
+        lua_rawgeti(v.L, LUA_REGISTRYINDEX, v.fn_ref[i]);
+        const auto shape = detail::read_loop_free_entry(v.L);
+        lua_pop(v.L, 1);
+        if (shape && static_cast<std::int64_t>(shape->length) <= v.budget.budget_per_call) {
+            v.plans[i] = {shape->length, shape->calls_only_ind};
+        }
+    }
+}
+
 std::string resolve(lua_strategy::impl& v) {
     std::string err;
     lua_pushcfunction(v.L, detail::resolve_functions);
     if (detail::run_protected(v, 0, 0, "loading", err) != failure_kind::none) return err;
-    if (v.missing_function == nullptr) return {};
+    if (v.missing_function == nullptr) {
+        plan_entry_calls(v);
+        return {};
+    }
     if (v.missing_type == nullptr) {
         return v.name + ": missing required function '" + v.missing_function + "'";
     }
@@ -483,7 +501,8 @@ result<action> call(lua_strategy::impl& v, entry e, const market_snapshot& m, co
         const bool timed = v.stats.calls % latency_sample_every == 0;
         const auto start =
             timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-        last = detail::run_protected(v, nargs, 1, detail::entry_name(e), err);
+        last = detail::run_protected(v, nargs, 1, detail::entry_name(e), err,
+                                     v.plans[static_cast<std::size_t>(e)]);
         record_latency(v, start);
     }
     if (last == failure_kind::none) {

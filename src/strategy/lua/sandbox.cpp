@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "api_tables.hpp"
+#include "call_shape.hpp"
 #include "host_bridge.hpp"
 #include "string_guard.hpp"
 
@@ -56,7 +57,20 @@ void note_location(lua_State* L, lua_Debug* ar, budget_account& b) {
 }  // namespace
 
 void budget_hook(lua_State* L, lua_Debug* ar) {
-    auto& b = vm_of(L).budget;
+    auto& v = vm_of(L);
+    auto& b = v.budget;
+    if (ar->event == LUA_HOOKCALL || ar->event == LUA_HOOKTAILCALL) {
+        if (b.entry_pending && L == v.L) {
+            // The first call event of a run: the loop-free entry point itself (nothing runs
+            // before its first instruction), already charged by arm_budget.
+            b.entry_pending = false;
+            return;
+        }
+        if (!callee_is_lua(ar)) return;
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, b.exhausted ? 1 : hook_interval);
+        if (L == v.L) b.main_mask = LUA_MASKCOUNT;
+        return;
+    }
     if (!b.exhausted) {
         const int count = lua_gethookcount(L);
         b.spent += static_cast<std::uint64_t>(count);
@@ -289,6 +303,8 @@ int sandbox_load(lua_State* L) {
 // be stopped) and metatables that have a metatable of their own (weak metatables: upstream bug
 // 983bc433, not fixed in bookworm's 5.4.4).
 int sandbox_setmetatable(lua_State* L) {
+    // From now on a Lua function may run as a metamethod: no more calls without a hook.
+    vm_of(L).script_metatables = true;
     luaL_checktype(L, 1, LUA_TTABLE);
     const int t = lua_type(L, 2);
     luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");

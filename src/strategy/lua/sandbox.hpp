@@ -19,9 +19,12 @@ namespace tradingd::strategy::lua::detail {
 /// (Lua then raises LUA_ERRMEM); frees and shrinks always succeed.
 void* counting_alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize) noexcept;
 
-/// Count hook: spends the budget and checks the deadline. On expiry marks the VM exhausted,
-/// re-arms itself on this thread with count 1 and raises; while exhausted it raises at once, so
-/// neither pcall nor coroutine.resume in the script can swallow it.
+/// The budget hook. Count events spend the budget and check the deadline; on expiry the hook
+/// marks the VM exhausted, re-arms itself on this thread with count 1 and raises; while exhausted
+/// it raises at once, so neither pcall nor coroutine.resume in the script can swallow it.
+/// Call events (while a loop-free entry point runs, see arm_budget): entering a C function
+/// changes nothing; entering any Lua function other than the entry point itself switches this
+/// thread to counting (at once to the sticky count of 1 if the budget is already exhausted).
 void budget_hook(lua_State* L, lua_Debug* ar);
 
 /// Sets the per-call instruction budget and time limit (and the figures derived from them that
@@ -40,21 +43,40 @@ inline std::int64_t coarse_now_ns() noexcept {
 }
 std::int64_t coarse_resolution_ns() noexcept;
 
+/// Installs the budget hook on the main thread with `mask` (LUA_MASKCOUNT every hook_interval
+/// instructions, LUA_MASKCALL, or 0: no hook) and remembers it.
+inline void set_main_hook(lua_strategy::impl& v, int mask) noexcept {
+    lua_sethook(v.L, budget_hook, mask, mask == LUA_MASKCOUNT ? hook_interval : 0);
+    v.budget.main_mask = mask;
+}
+
 /// Starts a fresh budget (instructions + deadline) for the next protected run and resets the
-/// per-run memory-refusal flag. Never allocates.
-inline void arm_budget(lua_strategy::impl& v) noexcept {
+/// per-run memory-refusal flag. Never allocates. `plan` says how the function about to run is
+/// held to the budget (call_plan): counted (the default), or a loop-free entry point charged its
+/// length now and run under the call hook, or with no hook at all.
+inline void arm_budget(lua_strategy::impl& v, call_plan plan = {}) noexcept {
     auto& b = v.budget;
-    if (b.exhausted) {
-        // The hook's instruction count runs on across calls (lua_sethook would restart it), so
-        // calls shorter than hook_interval are counted too: the budget of a call is charged the
-        // instructions since the hook last fired, at most hook_interval - 1 more than it ran.
-        // Only a previous sticky re-arm of the main thread is undone here.
+    const bool was_exhausted = b.exhausted;
+    if (was_exhausted) {
         b.exhausted = false;
         b.reason = nullptr;
         b.line = 0;
-        if (v.limits.hardening) lua_sethook(v.L, budget_hook, LUA_MASKCOUNT, hook_interval);
     }
-    b.remaining = b.budget_per_call;
+    if (v.limits.hardening) {
+        // The count hook's instruction count runs on across calls, so calls shorter than
+        // hook_interval are counted too: a call is charged the instructions since the hook last
+        // fired, at most hook_interval - 1 more than it ran. lua_sethook restarts that count, so
+        // it runs only when the mode changes or a sticky re-arm (count 1) must be undone.
+        int mask = LUA_MASKCOUNT;
+        if (plan.length != 0) {
+            mask = plan.unhooked && !v.script_metatables ? 0 : LUA_MASKCALL;
+            ++(mask == 0 ? v.stats.calls_unhooked : v.stats.calls_call_hook);
+        }
+        if (was_exhausted || b.main_mask != mask) set_main_hook(v, mask);
+        b.entry_pending = mask == LUA_MASKCALL;
+    }
+    b.spent += plan.length;
+    b.remaining = b.budget_per_call - static_cast<std::int64_t>(plan.length);
     b.deadline = {};  // set by the first hook check (budget_hook), for latency sampling
     b.coarse_deadline_ns = coarse_now_ns() + b.coarse_allowance_ns;
     v.memory.refused = false;

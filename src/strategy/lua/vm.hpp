@@ -59,6 +59,23 @@ struct budget_account {
     int line = 0;                  ///< line of the script running when it tripped (0: unknown)
     char source[64] = {};          ///< its chunk's short name ("sma_cross.lua")
     std::uint64_t spent = 0;       ///< instructions counted by the hook over the VM's life
+    /// The main thread's hook mask: LUA_MASKCOUNT, or LUA_MASKCALL while a loop-free entry point
+    /// runs (call_shape.hpp); arm_budget changes it only when the next call needs the other one.
+    int main_mask = 0;
+    /// Set by arm_budget for a loop-free entry point: the next Lua function the call hook sees is
+    /// that entry point itself (not yet a reason to start counting).
+    bool entry_pending = false;
+};
+
+/// How one entry point's calls are held to the instruction budget (call_shape.hpp, arm_budget).
+/// The default, {0, false}: the count hook counts every instruction.
+struct call_plan {
+    /// > 0: the entry point has no loop and is this many instructions long; it is charged that
+    /// up front and runs under the call hook until it calls a Lua function.
+    std::uint32_t length = 0;
+    /// It also calls nothing but ind.*: while no script table has a metatable it runs with no
+    /// hook at all (it cannot run any Lua code but its own `length` instructions).
+    bool unhooked = false;
 };
 
 /// Token bucket limiting the log lines one VM may write (print, warn, log.*, security notes).
@@ -139,6 +156,11 @@ struct lua_strategy::impl {
     int ctx_ref = LUA_NOREF;          ///< the proxy handed to scripts
     int ctx_backing_ref = LUA_NOREF;  ///< the table holding the values
     std::array<int, detail::entry_count> fn_ref{LUA_NOREF, LUA_NOREF, LUA_NOREF};
+    /// Per entry point: how its calls are held to the budget (call_shape.hpp).
+    std::array<detail::call_plan, detail::entry_count> plans{};
+    /// Set for good once the script calls setmetatable: from then on a Lua function may run as a
+    /// metamethod anywhere, and no call runs without a hook (call_plan::unhooked is ignored).
+    bool script_metatables = false;
     /// Once loaded: stack index of the first of the values every call pushes (detail::call_slot_*
     /// offsets: the three entry points in entry order, then market, ctx, ind, position).
     int call_slots = 0;

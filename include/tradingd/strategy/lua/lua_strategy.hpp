@@ -93,7 +93,8 @@ struct strategy_stats {
     std::size_t memory_used = 0;  ///< bytes currently allocated by the VM
     std::size_t memory_peak = 0;
     /// VM instructions run so far (load included), counted by the count hook in steps of its
-    /// interval (1000): exact to within one interval over the VM's life. 0 without hardening.
+    /// interval (1000), plus the length of every loop-free entry point call (charged up front,
+    /// see calls_unhooked). 0 without hardening.
     std::uint64_t instructions = 0;
     /// Call latency (the protected call of an entry point, not the validation of its result).
     /// Reading the clock twice per call would cost ~10% of a runner step, so it is sampled: one
@@ -110,6 +111,11 @@ struct strategy_stats {
     std::uint64_t log_lines_suppressed = 0;  ///< print/log/warn lines dropped by the rate limit
     std::uint64_t security_refusals = 0;     ///< refused escape attempts (each also logged)
     std::uint64_t pattern_refusals = 0;      ///< string pattern calls refused as too costly
+    /// Entry-point calls that ran without the count hook, proven bounded instead (docs/lua-api.md,
+    /// "Budget"): loop-free entry points that call only ind.* run with no hook at all, other
+    /// loop-free ones under a call hook until they call a Lua function.
+    std::uint64_t calls_unhooked = 0;
+    std::uint64_t calls_call_hook = 0;
 };
 /// Upper bounds of strategy_stats::latency_buckets (ns): 1 us .. 1 s.
 inline constexpr std::array<std::uint64_t, 12> latency_bucket_bounds_ns = {
