@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -154,6 +155,12 @@ struct naive_vm {
     std::deque<candle> window;  // re-scanned on every indicator call
     std::size_t capacity = 1000;
     int phase = 0;  // 0 idle, 1 analyzing, 2 in position
+    // The open position (long: sma_cross only enters long), exited on its stop or target as the
+    // runner's auto-exit does, so both make the same decisions (checked by same_decisions()).
+    double entry = 0, stop = 0, target = 0;
+    std::int64_t opened_at = 0;
+    std::int64_t bars_held = 0;
+    std::uint64_t trades = 0;
 
     naive_vm() {
         luaL_openlibs(L);
@@ -239,9 +246,63 @@ struct naive_vm {
         lua_pushcclosure(L, &naive_vm::lowest, 1);
         lua_setfield(L, -2, "lowest");
     }
+    void push_position(const market_event& e) {
+        lua_createtable(L, 0, 8);
+        lua_pushstring(L, "long");
+        lua_setfield(L, -2, "side");
+        const std::pair<const char*, double> fields[] = {
+            {"quantity", 0.01},
+            {"entry_price", entry},
+            {"stop_loss", stop},
+            {"take_profit", target},
+            {"unrealized_pnl", (e.bid - entry) * 0.01}};
+        for (const auto& [k, v] : fields) {
+            lua_pushnumber(L, v);
+            lua_setfield(L, -2, k);
+        }
+        lua_pushinteger(L, opened_at);
+        lua_setfield(L, -2, "opened_at");
+        lua_pushinteger(L, bars_held);
+        lua_setfield(L, -2, "bars_held");
+    }
+    double number_field(const char* name) {
+        lua_getfield(L, -1, name);
+        const double v = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        return v;
+    }
+    void act(const market_event& e) {
+        lua_getfield(L, -1, "action");
+        const std::string a = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+        lua_pop(L, 1);
+        if (phase == 0) {
+            phase = 1;
+        } else if (phase == 1) {
+            phase = a == "enter_long" ? 2 : 0;
+            if (phase == 2) {
+                entry = e.ask;
+                stop = number_field("stop_loss");
+                target = number_field("take_profit");
+                opened_at = e.bar.open_time;
+                bars_held = 0;
+            }
+        } else if (a == "exit") {
+            phase = 0;
+            ++trades;
+        } else if (a == "update_stop_loss") {
+            stop = number_field("price");
+        }
+    }
     void step(const market_event& e) {
         window.push_back(e.bar);
         if (window.size() > capacity) window.pop_front();
+        if (phase == 2) {
+            ++bars_held;
+            if (e.bid <= stop || e.bid >= target) {  // auto-exit, as the runner does
+                phase = 0;
+                ++trades;
+            }
+        }
         static const char* fns[] = {"detect_opportunity", "filter_commitment", "manage_position"};
         lua_getglobal(L, fns[phase]);
         push_market(e);
@@ -249,26 +310,29 @@ struct naive_vm {
         push_ind();
         int nargs = 3;
         if (phase == 2) {
-            lua_createtable(L, 0, 8);
-            lua_pushnumber(L, e.bar.close);
-            lua_setfield(L, -2, "entry_price");
+            push_position(e);
             nargs = 4;
         }
         if (lua_pcall(L, nargs, 1, 0) != LUA_OK) throw std::runtime_error(lua_tostring(L, -1));
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, "action");
-            const char* a = lua_tostring(L, -1);
-            if (phase == 0)
-                phase = 1;
-            else if (phase == 1)
-                phase = (a && a[0] == 'e') ? 2 : 0;
-            else if (a && a[1] == 'x')
-                phase = 0;
-            lua_pop(L, 1);
-        }
+        if (lua_istable(L, -1)) act(e);
         lua_pop(L, 1);
     }
 };
+
+// The naive baseline must do the work the runner does: both over the same candles, the same
+// trades. Returns {runner trades, naive trades}.
+std::pair<std::uint64_t, std::uint64_t> same_decisions(std::size_t steps) {
+    null_decisions sink;
+    engine::runner_core r(sma_cross_symbol(1000), config::sandbox_config{}, config::paper_config{},
+                          sink, quiet_logger());
+    naive_vm vm;
+    const auto& cs = real_candles();
+    for (std::size_t i = 0; i < 1000 + steps && i < cs.size(); ++i) {
+        r.on_event(closed(cs[i], 0));
+        vm.step(closed(cs[i], 0));
+    }
+    return {r.summary().trades, vm.trades};
+}
 
 void BM_naive_step(benchmark::State& state) {
     naive_vm vm;
@@ -482,9 +546,16 @@ int main(int argc, char** argv) {
             interleaved_sandbox_overhead() * 100.0);
     }
     if (naive > 0) std::printf("  naive baseline per closed candle   : %8.1f ns\n", naive);
-    if (full > 0 && naive > 0)
+    if (full > 0 && naive > 0) {
         std::printf("  speed-up over naive baseline       : %8.1fx (target >= 20x)\n",
                     naive / full);
+        const auto [runner_trades, naive_trades] = same_decisions(20'000);
+        std::printf(
+            "  trades over 21,000 candles         : runner %llu, naive %llu%s\n",
+            static_cast<unsigned long long>(runner_trades),
+            static_cast<unsigned long long>(naive_trades),
+            runner_trades == naive_trades ? " (same work)" : " (DIFFERENT: fix the baseline)");
+    }
     if (quote_ns > 0)
         std::printf("  quote auto-exit path               : %8.1f ns (target <= 25 ns)\n",
                     quote_ns);
