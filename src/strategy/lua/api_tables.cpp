@@ -339,11 +339,28 @@ int raw_next(lua_State* L) {
     return 1;
 }
 
+// next() over the backing table in upvalue 1, ignoring the state argument: pairs() on a proxy
+// never hands the script the backing table itself, which it could write past the proxy.
+int backing_next(lua_State* L) {
+    lua_settop(L, 2);  // (state, key)
+    if (lua_next(L, lua_upvalueindex(1)) != 0) return 2;
+    lua_pushnil(L);
+    return 1;
+}
+
+// __pairs of a proxy: (iterator, nil, nil), the iterator (upvalue 1) bound to the backing table.
 int pairs_over_backing(lua_State* L) {
-    lua_pushcfunction(L, raw_next);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushnil(L);
+    lua_pushnil(L);
     return 3;
+}
+
+// Pushes the __pairs function of a proxy whose backing table is at `backing`.
+void push_pairs_over(lua_State* L, int backing) {
+    lua_pushvalue(L, backing);
+    lua_pushcclosure(L, backing_next, 1);
+    lua_pushcclosure(L, pairs_over_backing, 1);
 }
 
 int read_only_newindex(lua_State* L) {
@@ -365,8 +382,7 @@ void make_read_only_proxy(lua_State* L, const char* what) {
     lua_pushstring(L, what);
     lua_pushcclosure(L, read_only_newindex, 1);
     lua_setfield(L, -2, "__newindex");
-    lua_pushvalue(L, backing);
-    lua_pushcclosure(L, pairs_over_backing, 1);
+    push_pairs_over(L, backing);
     lua_setfield(L, -2, "__pairs");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
@@ -431,8 +447,7 @@ void create_ctx(lua_State* L, lua_strategy::impl& v) {
     lua_pushvalue(L, backing);
     lua_pushcclosure(L, ctx_newindex, 1);
     lua_setfield(L, -2, "__newindex");
-    lua_pushvalue(L, backing);
-    lua_pushcclosure(L, pairs_over_backing, 1);
+    push_pairs_over(L, backing);
     lua_setfield(L, -2, "__pairs");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");

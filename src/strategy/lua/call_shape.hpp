@@ -29,9 +29,10 @@ struct loop_free_entry {
     /// Its number of VM instructions: each runs at most once per call.
     std::uint32_t length = 0;
     /// Every call it makes is a call of a value it read from its third parameter (`ind`, a
-    /// read-only table of C functions that never call back into Lua) in that same register, on
-    /// every path. Then, as long as no script table has a metatable (no Lua function can run as a
-    /// metamethod), the call runs no Lua code but its own instructions and needs no hook at all.
+    /// read-only view of C functions that never call back into Lua; pairs() over it hands out no
+    /// table) in that same register, on every path. Then, as long as the script holds no
+    /// metatable it could fill with Lua functions (vm.hpp, impl::script_metatables), the call runs
+    /// no Lua code but its own instructions and needs no hook at all.
     bool calls_only_ind = false;
 };
 

@@ -213,6 +213,50 @@ std::uint64_t next_random(lua_strategy::impl& v) noexcept {
 }
 
 // math.random([m [, n]]) with the standard 5.4 argument rules.
+// A new thread starts with a fresh hook count (lua_newthread resets it) and the hook mask of the
+// thread creating it. So that neither lets a script run uncharged instructions, every new
+// coroutine gets the count hook whatever mode its creator is in, and the call is charged
+// hook_interval up front: the most the thread could run before its first count.
+void arm_new_thread(lua_State* L, lua_State* co) {
+    auto& v = vm_of(L);
+    if (co == nullptr || !v.limits.hardening) return;
+    auto& b = v.budget;
+    b.spent += hook_interval;
+    b.remaining -= hook_interval;
+    if (!b.exhausted && b.remaining <= 0) {
+        b.exhausted = true;
+        b.reason = "instruction budget exceeded";
+        b.line = 0;
+    }
+    lua_sethook(co, budget_hook, LUA_MASKCOUNT, b.exhausted ? 1 : hook_interval);
+    if (!b.exhausted) return;
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);  // sticky, as budget_hook does
+    lua_pushstring(L, b.reason);
+    lua_error(L);
+}
+
+// coroutine.create / coroutine.wrap: the library's function (upvalue 1), then arm_new_thread.
+int sandbox_cocreate(lua_State* L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    arm_new_thread(L, lua_tothread(L, -1));
+    return 1;
+}
+
+int sandbox_cowrap(lua_State* L) {
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    // The wrapper is a C closure whose only upvalue is the new thread (lcorolib.c, auxwrap).
+    if (lua_getupvalue(L, -1, 1) != nullptr) {
+        lua_State* co = lua_tothread(L, -1);
+        lua_pop(L, 1);
+        arm_new_thread(L, co);
+    }
+    return 1;
+}
+
 int sandbox_random(lua_State* L) {
     const std::uint64_t x = next_random(vm_of(L));
     lua_Integer low = 1;
@@ -340,8 +384,12 @@ int sandbox_getmetatable(lua_State* L) {
         lua_pushnil(L);
         return 1;
     }
-    luaL_getmetafield(L, 1, "__metatable");
-    return 1;  // the __metatable field if present, else the metatable
+    if (luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL) return 1;  // the protected answer
+    // The script now holds a metatable it can fill with Lua functions (the sandbox's own
+    // metatables of _G, string, os and coroutine included): as with setmetatable, no call runs
+    // without a hook from now on.
+    vm_of(L).script_metatables = true;
+    return 1;  // the metatable
 }
 
 // xpcall's message handler runs before the error unwinds. When the error came from the budget
@@ -473,8 +521,16 @@ void add_libraries(lua_State* L, int env) {
     lua_pop(L, 1);
 
     // coroutine.close is removed: chained closes overflow the C stack in 5.4.4 (1e64c139).
+    // create and wrap arm every new thread's budget (arm_new_thread).
     open_library(L, LUA_COLIBNAME, luaopen_coroutine);
     copy_table(L, -1, {"close"});
+    for (const auto& [name, wrapper] :
+         {std::pair<const char*, lua_CFunction>{"create", sandbox_cocreate},
+          std::pair<const char*, lua_CFunction>{"wrap", sandbox_cowrap}}) {
+        lua_getfield(L, -1, name);
+        lua_pushcclosure(L, wrapper, 1);
+        lua_setfield(L, -2, name);
+    }
     lua_setfield(L, env, LUA_COLIBNAME);
     lua_pop(L, 1);
 
@@ -520,7 +576,8 @@ int absent_index(lua_State* L) {
 }
 
 // Gives the table at `t` a metatable whose __index is absent_index. Scripts may replace it (a
-// strict-mode metatable on _G is common); it only feeds the security log.
+// strict-mode metatable on _G is common) or change it; it feeds the security log. Reaching it
+// through getmetatable ends the VM's calls without a hook (impl::script_metatables).
 void watch_absent(lua_State* L, int t, const char* table,
                   std::initializer_list<const char*> names) {
     t = lua_absindex(L, t);

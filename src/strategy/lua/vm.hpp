@@ -158,8 +158,10 @@ struct lua_strategy::impl {
     std::array<int, detail::entry_count> fn_ref{LUA_NOREF, LUA_NOREF, LUA_NOREF};
     /// Per entry point: how its calls are held to the budget (call_shape.hpp).
     std::array<detail::call_plan, detail::entry_count> plans{};
-    /// Set for good once the script calls setmetatable: from then on a Lua function may run as a
-    /// metamethod anywhere, and no call runs without a hook (call_plan::unhooked is ignored).
+    /// Set for good once the script may hold a metatable it can fill with Lua functions (it called
+    /// setmetatable, or getmetatable returned a real metatable, e.g. the sandbox's own of _G or
+    /// string): from then on a Lua function may run as a metamethod anywhere, and no call runs
+    /// without a hook (call_plan::unhooked is ignored).
     bool script_metatables = false;
     /// Once loaded: stack index of the first of the values every call pushes (detail::call_slot_*
     /// offsets: the three entry points in entry order, then market, ctx, ind, position).

@@ -151,3 +151,97 @@ TEST_CASE("lua budget: entry points longer than the budget, or without hardening
     CHECK(t->stats().calls_unhooked == 0);
     CHECK(t->stats().calls_call_hook == 0);
 }
+
+// Regressions from a review of the budget's call plans (each of these hung a call before).
+
+TEST_CASE("lua budget: pairs() over ind, ctx and params never hands out their backing tables") {
+    fixture f;
+    f.params = {{"fast", std::int64_t{10}}};
+    auto s = f.must_load(std::string(nil_functions) + R"(
+        function filter_commitment(market, ctx, ind)
+            local names = 0
+            for k, v in pairs(ind) do names = names + 1 end
+            ctx.ind_names = names
+            local _, a = pairs(ind)
+            local _, b = pairs(ctx)
+            local _, c = pairs(params)
+            ctx.leaked = a ~= nil or b ~= nil or c ~= nil
+            for k, v in pairs(params) do ctx["param_" .. k] = v end
+        end
+        function detect_opportunity(market, ctx, ind)
+            local _, backing = pairs(ind)
+            backing.sma = function() while true do end end
+        end)");
+    REQUIRE(s->filter_commitment(snapshot(100, 99, 101)).ok());
+    CHECK(f.ctx_value<std::int64_t>("ind_names") == 9);
+    CHECK(f.ctx_value<bool>("leaked") == false);
+    CHECK(f.ctx_value<std::int64_t>("param_fast") == 10);
+    auto r = s->detect_opportunity(snapshot(100, 99, 101));
+    CHECK(error_of(r).find("attempt to index a nil value") != std::string::npos);
+}
+
+TEST_CASE("lua budget: the sandbox's own metatables, reached by getmetatable, are budgeted") {
+    fixture f;
+    f.limits.instruction_budget = 200'000;
+    f.limits.time_limit = std::chrono::seconds(10);
+    const struct {
+        const char* setup;
+        const char* how;
+    } cases[] = {
+        {"getmetatable(_G).__index = spin", "return undefined_global"},
+        {"getmetatable(string).__index = spin", "local x = ('abc').nosuchmethod"},
+        {"getmetatable(os).__close = spin", "local x <close> = os"},
+        {"getmetatable(coroutine).__lt = spin", "if coroutine < coroutine then return nil end"},
+    };
+    for (const auto& c : cases) {
+        check_stopped_by_budget(f, reaching_a_loop(c.setup, c.how), c.setup);
+    }
+}
+
+TEST_CASE("lua budget: a coroutine made by a metamethod is counted when resumed later") {
+    fixture f;
+    f.limits.instruction_budget = 200'000;
+    f.limits.time_limit = std::chrono::seconds(10);
+    auto s = f.must_load(std::string(nil_functions) + R"(
+        local co
+        getmetatable(_G).__index = function(_, k)
+            if k == "arm" and not co then co = coroutine.create(function() while true do end end) end
+        end
+        function detect_opportunity(market, ctx, ind) local _ = arm return nil end
+        function filter_commitment(market, ctx, ind)
+            for i = 1, 1 do end
+            coroutine.resume(co)
+        end)");
+    REQUIRE(s->detect_opportunity(snapshot(100, 99, 101)).ok());
+    auto r = s->filter_commitment(snapshot(100, 99, 101));
+    CHECK(s->last_failure() == failure_kind::budget_exceeded);
+    CHECK(error_of(r).find("instruction budget exceeded") != std::string::npos);
+}
+
+TEST_CASE("lua budget: every new coroutine is charged, so short ones cannot outrun the budget") {
+    fixture f;
+    f.limits.instruction_budget = 200'000;
+    f.limits.time_limit = std::chrono::seconds(10);
+    // Each body runs ~990 instructions and ends before the count hook of its fresh thread fires.
+    const std::string bodies = R"(
+        bodies = 0
+        local function body() bodies = bodies + 1 for i = 1, 320 do end end
+        local wrap = coroutine.wrap
+        function filter_commitment(market, ctx, ind) ctx.bodies = bodies end
+        function manage_position() end
+    )";
+    std::string straight = "function detect_opportunity(market, ctx, ind)\n";
+    for (int i = 0; i < 400; ++i)
+        straight += "wrap(body)()\n";  // loop-free: runs under the call hook
+    straight += "end\n";
+    for (const std::string& entry : {std::string("function detect_opportunity(market, ctx, ind)\n"
+                                                 "  while true do wrap(body)() end\nend\n"),
+                                     straight}) {
+        auto s = f.must_load(bodies + entry);
+        auto r = s->detect_opportunity(snapshot(100, 99, 101));
+        CHECK(s->last_failure() == failure_kind::budget_exceeded);
+        REQUIRE(s->filter_commitment(snapshot(100, 99, 101)).ok());
+        // 1000 charged per coroutine: at most budget / 1000 of them (+1 for the one that trips).
+        CHECK(f.ctx_value<std::int64_t>("bodies") <= 201);
+    }
+}
