@@ -13,9 +13,13 @@ jobs=$(nproc)
 # a fifth of one core on average), so ctest runs twice as many at once as there are cores.
 test_jobs=$((jobs * 2))
 asan_dir="$root/build-asan"
+# The sanitizer build uses clang-14 (installed by bootstrap.sh for the fuzz targets): it compiles
+# this code base ~1.7x faster than g++ at -O0 with ASan, and its ASan/UBSan are the reference
+# implementations. The Release build (what ships) stays on g++.
 build_asan() {
     cmake -S "$root" -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTRADINGD_SANITIZE=ON \
-        -DTRADINGD_BUILD_BENCH=OFF >/dev/null
+        -DTRADINGD_BUILD_BENCH=OFF -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
+        >/dev/null
     cmake --build "$asan_dir" -j "$jobs"
 }
 if [[ ${TRADINGD_SANITIZE:-0} == 1 ]]; then
@@ -23,6 +27,10 @@ if [[ ${TRADINGD_SANITIZE:-0} == 1 ]]; then
     # goes to a log that is printed when it is done.
     asan_log="$asan_dir/build.log"
     echo "test: ASan+UBSan build in $asan_dir (beside the Release tests; log $asan_log)"
+    if [[ -f $asan_dir/CMakeCache.txt ]] &&
+        ! grep -q "^CMAKE_CXX_COMPILER:.*clang++-14" "$asan_dir/CMakeCache.txt"; then
+        rm -rf "$asan_dir"  # an older g++ tree: a build tree's compiler cannot change
+    fi
     mkdir -p "$asan_dir"
     build_asan >"$asan_log" 2>&1 &
     asan_pid=$!

@@ -157,7 +157,8 @@ TEST_CASE("daemon: check --script validates one script, with its config's params
     };
     const fs::path script = tree.strategies / "sma_cross.lua";
     auto [code, out] = run({"--script", script.string()});
-    INFO(out);
+    const std::string& output = out;  // clang 14: lambdas (INFO) cannot capture bindings
+    INFO(output);
     CHECK(code == 0);
     CHECK(out.rfind("OK: " + script.string() + " (version ", 0) == 0);
 

@@ -121,7 +121,8 @@ struct journal_daemon {
     }
     json journal_state() const {
         auto [rc, text] = journal_tool();
-        INFO(text);
+        const auto& output = text;  // clang 14: lambdas (INFO) cannot capture bindings
+        INFO(output);
         REQUIRE(rc == 0);
         return json::parse(text);
     }
@@ -170,7 +171,8 @@ TEST_CASE(
             // What each runner restored is exactly what the journal implied.
             const auto restored = restored_states(d, mark);
             for (const auto& [symbol, want] : expected["runners"].items()) {
-                CAPTURE(symbol);
+                const auto& name = symbol;  // clang 14: lambdas (CAPTURE) cannot capture bindings
+                CAPTURE(name);
                 REQUIRE(restored.count(symbol) == 1);
                 CHECK(restored.at(symbol) == want);
                 restored_positions += !want["position"].is_null();
@@ -205,7 +207,8 @@ TEST_CASE(
     const json final_state = d.journal_state();
     const auto ds = d.decisions();
     for (const auto& [symbol, s] : final_state["runners"].items()) {
-        CAPTURE(symbol);
+        const auto& name = symbol;  // clang 14: lambdas (CAPTURE) cannot capture bindings
+        CAPTURE(name);
         // Every fill the decision log reports is in the journal; a crash can cut at most the
         // report of the one record being written.
         const auto reported = count_fills(ds, symbol);

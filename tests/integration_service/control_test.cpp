@@ -391,7 +391,8 @@ volatility = 1.4)");
     refusal_counts after_reads = count_refusals();
     REQUIRE(status.is_object());
     for (const auto& [key, n] : after_reads) {
-        const auto& [symbol, limit] = key;
+        const auto& symbol = key.first;  // not a structured binding: CAPTURE's lambda (clang 14)
+        const auto& limit = key.second;
         CAPTURE(symbol);
         CAPTURE(limit);
         const auto found = before.find(key);

@@ -213,14 +213,34 @@ std::uint64_t next_random(lua_strategy::impl& v) noexcept {
 }
 
 // math.random([m [, n]]) with the standard 5.4 argument rules.
-// A new thread starts with a fresh hook count (lua_newthread resets it) and the hook mask of the
-// thread creating it. So that neither lets a script run uncharged instructions, every new
-// coroutine gets the count hook whatever mode its creator is in, and the call is charged
-// hook_interval up front: the most the thread could run before its first count.
-void arm_new_thread(lua_State* L, lua_State* co) {
+// Registry key (its address) of the weak table coroutine -> the budget's run_serial in which
+// arm_thread_for_run last armed it.
+const char armed_threads_key = 0;
+
+// A coroutine's hook count is its own: a new thread starts a fresh one (lua_newthread), and what
+// is left of it when a protected run ends could be spent in a later run without being charged. So
+// the first time a coroutine is created or run in each protected run, it gets the count hook
+// (whatever mode its creator is in) with a fresh count, and the run is charged hook_interval up
+// front: the most the thread can run before its hook first counts. The coroutine is at `index`.
+void arm_thread_for_run(lua_State* L, int index) {
     auto& v = vm_of(L);
+    lua_State* co = lua_tothread(L, index);
     if (co == nullptr || !v.limits.hardening) return;
+    index = lua_absindex(L, index);
     auto& b = v.budget;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &armed_threads_key);
+    lua_pushvalue(L, index);
+    const bool armed = lua_rawget(L, -2) == LUA_TNUMBER &&
+                       static_cast<std::uint64_t>(lua_tointeger(L, -1)) == b.run_serial;
+    lua_pop(L, 1);
+    if (armed) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushvalue(L, index);
+    lua_pushinteger(L, static_cast<lua_Integer>(b.run_serial));
+    lua_rawset(L, -3);  // may raise a memory error: nothing here needs unwinding
+    lua_pop(L, 1);
     b.spent += hook_interval;
     b.remaining -= hook_interval;
     if (!b.exhausted && b.remaining <= 0) {
@@ -235,25 +255,61 @@ void arm_new_thread(lua_State* L, lua_State* co) {
     lua_error(L);
 }
 
-// coroutine.create / coroutine.wrap: the library's function (upvalue 1), then arm_new_thread.
+// coroutine.create / coroutine.resume: the library's function (upvalue 1), with the coroutine
+// armed for this run (after creating it; before resuming it).
 int sandbox_cocreate(lua_State* L) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
-    arm_new_thread(L, lua_tothread(L, -1));
+    arm_thread_for_run(L, -1);
     return 1;
 }
 
+int sandbox_coresume(lua_State* L) {
+    arm_thread_for_run(L, 1);  // not a thread: the library's resume reports it
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+// The function coroutine.wrap returns (upvalue 1: the coroutine). As the library's, except that
+// a coroutine that failed is not closed: lua_resetthread would run its pending __close handlers
+// with hooks off when the failure was a budget error raised from the hook (Lua leaves the
+// thread's hooks disabled then), and nothing could stop them. coroutine.resume never closes a
+// failed coroutine either, and coroutine.close is not in the sandbox.
+int sandbox_wrapped(lua_State* L) {
+    lua_State* co = lua_tothread(L, lua_upvalueindex(1));
+    arm_thread_for_run(L, lua_upvalueindex(1));
+    const int narg = lua_gettop(L);
+    if (lua_checkstack(co, narg) == 0) return luaL_error(L, "too many arguments to resume");
+    lua_xmove(L, co, narg);
+    int nres = 0;
+    const int status = lua_resume(co, L, narg, &nres);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (lua_checkstack(L, nres + 1) == 0) {
+            lua_pop(co, nres);
+            return luaL_error(L, "too many results to resume");
+        }
+        lua_xmove(co, L, nres);
+        return nres;
+    }
+    lua_xmove(co, L, 1);  // the error
+    if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+    }
+    return lua_error(L);
+}
+
+// coroutine.wrap(f): a coroutine made by coroutine.create (upvalue 1, the sandbox's), returned as
+// sandbox_wrapped.
 int sandbox_cowrap(lua_State* L) {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
-    // The wrapper is a C closure whose only upvalue is the new thread (lcorolib.c, auxwrap).
-    if (lua_getupvalue(L, -1, 1) != nullptr) {
-        lua_State* co = lua_tothread(L, -1);
-        lua_pop(L, 1);
-        arm_new_thread(L, co);
-    }
+    lua_pushcclosure(L, sandbox_wrapped, 1);
     return 1;
 }
 
@@ -489,7 +545,8 @@ void add_base_functions(lua_State* L, int env) {
 
 // string: dump removed from the real table (reachable through every string's metatable), a
 // sandbox copy becomes both the `string` global and the metatable's __index, and the metatable
-// is locked so scripts cannot reach or poison it.
+// itself is locked (getmetatable("") is nil; it cannot be replaced). The copy is the script's
+// own `string` table: writing it changes what its method calls (`s:len()`) find, nothing more.
 void add_string_library(lua_State* L, int env) {
     open_library(L, LUA_STRLIBNAME, luaopen_string);
     const int real = lua_gettop(L);
@@ -521,16 +578,25 @@ void add_libraries(lua_State* L, int env) {
     lua_pop(L, 1);
 
     // coroutine.close is removed: chained closes overflow the C stack in 5.4.4 (1e64c139).
-    // create and wrap arm every new thread's budget (arm_new_thread).
+    // create, resume and wrap arm each coroutine's budget in every run (arm_thread_for_run).
     open_library(L, LUA_COLIBNAME, luaopen_coroutine);
     copy_table(L, -1, {"close"});
+    lua_newtable(L);  // coroutine -> run in which it was last armed; weak keys
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &armed_threads_key);
     for (const auto& [name, wrapper] :
          {std::pair<const char*, lua_CFunction>{"create", sandbox_cocreate},
-          std::pair<const char*, lua_CFunction>{"wrap", sandbox_cowrap}}) {
+          std::pair<const char*, lua_CFunction>{"resume", sandbox_coresume}}) {
         lua_getfield(L, -1, name);
         lua_pushcclosure(L, wrapper, 1);
         lua_setfield(L, -2, name);
     }
+    lua_getfield(L, -1, "create");  // the sandbox's create, just installed
+    lua_pushcclosure(L, sandbox_cowrap, 1);
+    lua_setfield(L, -2, "wrap");
     lua_setfield(L, env, LUA_COLIBNAME);
     lua_pop(L, 1);
 

@@ -21,7 +21,9 @@ void* counting_alloc(void* ud, void* ptr, std::size_t osize, std::size_t nsize) 
 
 /// The budget hook. Count events spend the budget and check the deadline; on expiry the hook
 /// marks the VM exhausted, re-arms itself on this thread with count 1 and raises; while exhausted
-/// it raises at once, so neither pcall nor coroutine.resume in the script can swallow it.
+/// it raises at once on that thread. A script that catches the error (pcall, coroutine.resume)
+/// keeps running only until its own thread's next count (at most hook_interval instructions), and
+/// the host fails the call whenever the budget was exhausted, caught or not.
 /// Call events (while a loop-free entry point runs, see arm_budget): entering a C function
 /// changes nothing; entering any Lua function other than the entry point itself switches this
 /// thread to counting (at once to the sticky count of 1 if the budget is already exhausted).
@@ -75,6 +77,7 @@ inline void arm_budget(lua_strategy::impl& v, call_plan plan = {}) noexcept {
         if (was_exhausted || b.main_mask != mask) set_main_hook(v, mask);
         b.entry_pending = mask == LUA_MASKCALL;
     }
+    ++b.run_serial;
     b.spent += plan.length;
     b.remaining = b.budget_per_call - static_cast<std::int64_t>(plan.length);
     b.deadline = {};  // set by the first hook check (budget_hook), for latency sampling

@@ -59,6 +59,9 @@ struct budget_account {
     int line = 0;                  ///< line of the script running when it tripped (0: unknown)
     char source[64] = {};          ///< its chunk's short name ("sma_cross.lua")
     std::uint64_t spent = 0;       ///< instructions counted by the hook over the VM's life
+    /// Increased by every arm_budget: coroutines are re-armed (and charged) the first time they
+    /// run in each protected run (sandbox.cpp, arm_thread_for_run).
+    std::uint64_t run_serial = 0;
     /// The main thread's hook mask: LUA_MASKCOUNT, or LUA_MASKCALL while a loop-free entry point
     /// runs (call_shape.hpp); arm_budget changes it only when the next call needs the other one.
     int main_mask = 0;

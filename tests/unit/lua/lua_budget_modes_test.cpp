@@ -245,3 +245,61 @@ TEST_CASE("lua budget: every new coroutine is charged, so short ones cannot outr
         CHECK(f.ctx_value<std::int64_t>("bodies") <= 201);
     }
 }
+
+TEST_CASE("lua budget: a failed coroutine.wrap coroutine does not run its __close unbudgeted") {
+    fixture f;
+    f.limits.instruction_budget = 200'000;
+    f.limits.time_limit = std::chrono::seconds(10);
+    check_stopped_by_budget(f,
+                            reaching_a_loop(R"(
+        local mt = { __close = function() while true do end end })",
+                                            R"(
+        local g = coroutine.wrap(function()
+            local guard <close> = setmetatable({}, mt)
+            while true do end
+        end)
+        g())"),
+                            "__close in a wrapped coroutine");
+}
+
+TEST_CASE("lua budget: coroutines made in earlier calls are charged again when they run") {
+    fixture f;
+    f.limits.instruction_budget = 200'000;
+    f.limits.time_limit = std::chrono::seconds(10);
+    auto s = f.must_load(std::string(nil_functions) + R"(
+        local cos = {}
+        local function body() for i = 1, 320 do end coroutine.yield() end
+        function filter_commitment(market, ctx, ind)  -- 150 coroutines a call, within the budget
+            for i = 1, 150 do cos[#cos + 1] = coroutine.create(body) end
+        end
+        function detect_opportunity(market, ctx, ind)  -- runs all of them in one call
+            for i = 1, #cos do coroutine.resume(cos[i]) end
+        end)");
+    for (int i = 0; i < 10; ++i)
+        REQUIRE(s->filter_commitment(snapshot(100, 99, 101)).ok());
+    // 1500 coroutines of ~990 instructions each: far more than one call's budget.
+    auto r = s->detect_opportunity(snapshot(100, 99, 101));
+    CHECK(s->last_failure() == failure_kind::budget_exceeded);
+    CHECK(error_of(r).find("instruction budget exceeded") != std::string::npos);
+}
+
+TEST_CASE("lua budget: coroutine.wrap still yields, returns and reports errors with a position") {
+    fixture f;
+    auto s = f.must_load(std::string(nil_functions) + R"(
+        function filter_commitment(market, ctx, ind)
+            local gen = coroutine.wrap(function(a) local b = coroutine.yield(a + 1) return b * 2 end)
+            ctx.first = gen(1)
+            ctx.second = gen(5)
+            local ok, err = pcall(gen)
+            ctx.dead = err
+            local bad = coroutine.wrap(function() error("boom") end)
+            ok, err = pcall(bad)
+            ctx.err = err
+        end)");
+    REQUIRE(s->filter_commitment(snapshot(100, 99, 101)).ok());
+    CHECK(f.ctx_value<std::int64_t>("first") == 2);
+    CHECK(f.ctx_value<std::int64_t>("second") == 10);
+    CHECK(f.ctx_value<std::string>("dead").find("cannot resume dead coroutine") !=
+          std::string::npos);
+    CHECK(f.ctx_value<std::string>("err").find("boom") != std::string::npos);
+}

@@ -96,7 +96,8 @@ TEST_CASE("recording: a replay of a recorded sim session reproduces its decision
     REQUIRE(live.size() == 3);
     std::size_t fills = 0;
     for (const auto& [symbol, lines] : live) {
-        INFO("symbol " << symbol);
+        const std::string& name = symbol;  // clang 14: lambdas (INFO) cannot capture bindings
+        INFO("symbol " << name);
         REQUIRE(replayed.count(symbol) == 1);
         const auto& other = replayed.at(symbol);
         CHECK(lines.size() == other.size());
