@@ -33,6 +33,14 @@ struct sim_tree {
         std::string text = read_file(fs::path(TRADINGD_SOURCE_DIR) / "config" / "sim.toml");
         text = std::regex_replace(text, std::regex("\nspeed = 600 "), "\nspeed = 6000 ");
         REQUIRE(text.find("speed = 6000") != std::string::npos);
+        REQUIRE(text.find("\n[sandbox]") == std::string::npos);  // only a comment mentions it
+        // The time limit is wall-clock: under ctest -j4 on 2 cores a runner thread was once
+        // descheduled for longer than the default 250 ms, its call failed with "time limit
+        // exceeded" in one of the two runs only, and the decision logs differed. This test is
+        // about replay identity, not time limits.
+        text +=
+            "\n[sandbox]\ntime_limit_ms = 10000\nwedge_after_ms = 20000\nwedge_exit_after_ms = "
+            "60000\n";
         std::ofstream(config) << text;
         fs::copy(fs::path(TRADINGD_SOURCE_DIR) / "lua-strategies", dir.path() / "lua-strategies");
     }
