@@ -11,6 +11,15 @@ using namespace lua_test;
 
 namespace {
 
+// A small instruction budget (stopping an endless loop takes milliseconds) and a time limit long
+// enough that only the instruction budget can stop a call.
+struct budget_fixture : fixture {
+    budget_fixture() {
+        limits.instruction_budget = 200'000;
+        limits.time_limit = std::chrono::seconds(10);
+    }
+};
+
 // A loop-free detect_opportunity that reaches an endless loop through `how`, after `setup` ran
 // at load time. The endless loop lives in a helper (spin) or in `how` itself.
 std::string reaching_a_loop(const std::string& setup, const std::string& how) {
@@ -85,9 +94,7 @@ TEST_CASE("lua budget: once a script sets a metatable, no call runs without a ho
 }
 
 TEST_CASE("lua budget: a loop-free entry point cannot reach a loop unbudgeted") {
-    fixture f;
-    f.limits.instruction_budget = 200'000;
-    f.limits.time_limit = std::chrono::seconds(10);
+    budget_fixture f;
     const std::string none;
     const std::string wrap_spin = "local co = coroutine.create(function() while true do end end)";
     const struct {
@@ -114,9 +121,7 @@ TEST_CASE("lua budget: a loop-free entry point cannot reach a loop unbudgeted") 
 }
 
 TEST_CASE("lua budget: metamethods written in Lua are budgeted in loop-free entry points") {
-    fixture f;
-    f.limits.instruction_budget = 200'000;
-    f.limits.time_limit = std::chrono::seconds(10);
+    budget_fixture f;
     const std::string setup = R"(
         local mt = {}
         for _, e in ipairs({ "__index", "__newindex", "__add", "__lt", "__le", "__eq", "__concat",
@@ -181,9 +186,7 @@ TEST_CASE("lua budget: pairs() over ind, ctx and params never hands out their ba
 }
 
 TEST_CASE("lua budget: the sandbox's own metatables, reached by getmetatable, are budgeted") {
-    fixture f;
-    f.limits.instruction_budget = 200'000;
-    f.limits.time_limit = std::chrono::seconds(10);
+    budget_fixture f;
     const struct {
         const char* setup;
         const char* how;
@@ -199,9 +202,7 @@ TEST_CASE("lua budget: the sandbox's own metatables, reached by getmetatable, ar
 }
 
 TEST_CASE("lua budget: a coroutine made by a metamethod is counted when resumed later") {
-    fixture f;
-    f.limits.instruction_budget = 200'000;
-    f.limits.time_limit = std::chrono::seconds(10);
+    budget_fixture f;
     auto s = f.must_load(std::string(nil_functions) + R"(
         local co
         getmetatable(_G).__index = function(_, k)
@@ -219,9 +220,7 @@ TEST_CASE("lua budget: a coroutine made by a metamethod is counted when resumed 
 }
 
 TEST_CASE("lua budget: every new coroutine is charged, so short ones cannot outrun the budget") {
-    fixture f;
-    f.limits.instruction_budget = 200'000;
-    f.limits.time_limit = std::chrono::seconds(10);
+    budget_fixture f;
     // Each body runs ~990 instructions and ends before the count hook of its fresh thread fires.
     const std::string bodies = R"(
         bodies = 0
@@ -247,9 +246,7 @@ TEST_CASE("lua budget: every new coroutine is charged, so short ones cannot outr
 }
 
 TEST_CASE("lua budget: a failed coroutine.wrap coroutine does not run its __close unbudgeted") {
-    fixture f;
-    f.limits.instruction_budget = 200'000;
-    f.limits.time_limit = std::chrono::seconds(10);
+    budget_fixture f;
     check_stopped_by_budget(f,
                             reaching_a_loop(R"(
         local mt = { __close = function() while true do end end })",
@@ -263,9 +260,7 @@ TEST_CASE("lua budget: a failed coroutine.wrap coroutine does not run its __clos
 }
 
 TEST_CASE("lua budget: coroutines made in earlier calls are charged again when they run") {
-    fixture f;
-    f.limits.instruction_budget = 200'000;
-    f.limits.time_limit = std::chrono::seconds(10);
+    budget_fixture f;
     auto s = f.must_load(std::string(nil_functions) + R"(
         local cos = {}
         local function body() for i = 1, 320 do end coroutine.yield() end
